@@ -1,0 +1,108 @@
+import type { EventEmitter } from 'eventemitter3';
+import { abortReason, type Clock, systemClock } from './clock.js';
+import { TimeoutError } from './errors.js';
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Rejects with TimeoutError after this many ms (on `clock`). */
+  timeoutMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * Resolves with the arguments of the next `event` (as a tuple) from an eventemitter3 emitter,
+ * optionally only one that satisfies `filter`. Rejects on abort or timeout; never leaves a listener.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: matches any eventemitter3 emitter
+type AnyEmitter = EventEmitter<any>;
+
+/**
+ * (TypeScript cannot infer an eventemitter3 subclass's event map, so the listener's argument tuple
+ * is given explicitly: `onceEvent<[Buffer]>(path, 'data')`.)
+ */
+export function onceEvent<Args extends unknown[] = unknown[]>(
+  emitter: AnyEmitter,
+  event: string,
+  options: WaitOptions & { filter?: (...args: Args) => boolean } = {},
+): Promise<Args> {
+  const { signal, timeoutMs, clock = systemClock, filter } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      emitter.off(event, listener);
+      signal?.removeEventListener('abort', onAbort);
+      timer?.cancel();
+    };
+    const listener = (...args: Args) => {
+      if (filter && !filter(...args)) return;
+      cleanup();
+      resolve(args);
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(abortReason(signal!));
+    };
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : clock.setTimeout(() => {
+            cleanup();
+            reject(new TimeoutError(`timed out after ${timeoutMs} ms waiting for '${event}'`));
+          }, timeoutMs);
+    emitter.on(event, listener);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs `fn` with a signal that aborts when `signal` aborts or after `ms` on `clock` (TimeoutError).
+ * The deadline timer is always cancelled when `fn` settles.
+ */
+export async function withDeadline<T>(
+  ms: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+  options: { signal?: AbortSignal; clock?: Clock; what?: string } = {},
+): Promise<T> {
+  const { signal, clock = systemClock, what = 'operation' } = options;
+  if (signal?.aborted) throw abortReason(signal);
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(abortReason(signal!));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = clock.setTimeout(() => ac.abort(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
+  try {
+    return await raceAbort(fn(ac.signal), ac.signal);
+  } finally {
+    timer.cancel();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Settles with `promise`, or rejects as soon as `signal` aborts (the promise keeps running). */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(abortReason(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {});
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Throws the signal's reason as a MeshError (code ERR_ABORTED unless the reason has its own code). */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}

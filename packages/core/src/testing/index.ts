@@ -1,0 +1,1 @@
+export { type DatagramPathPair, describeDatagramPathContract } from './datagram-path-contract.js';
