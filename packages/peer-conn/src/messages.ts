@@ -1,0 +1,102 @@
+import { SignalMessageError } from './errors.js';
+
+/** The signaling protocol this package speaks. Messages with a higher major version are rejected. */
+export const SIGNAL_PROTOCOL_VERSION = 1;
+
+/** Capabilities a peer advertises in offers and answers. */
+export type Capability = 'ice' | 'relay' | 'probe';
+export const LOCAL_CAPABILITIES: readonly Capability[] = ['ice', 'relay', 'probe'];
+
+export interface IceOfferPart {
+  ufrag: string;
+  pwd: string;
+  /** 10 lowercase hex characters (5 random bytes). */
+  sessionId: string;
+}
+
+export interface OfferMessage {
+  type: 'offer' | 'answer';
+  version: number;
+  caps: string[];
+  /** Absent when the sender has no ICE (relay only). */
+  ice: IceOfferPart | null;
+  /** The sender's home relay instance URL; absent while its home relay is down. */
+  relay: { url: string } | null;
+}
+
+export interface CandidateMessage {
+  type: 'candidate';
+  version: number;
+  /** The ICE session the candidate belongs to. */
+  sessionId: string;
+  /** Opaque to this layer; validated by the ICE worker. */
+  candidate: unknown;
+}
+
+export type SignalMessage = OfferMessage | CandidateMessage;
+
+const SESSION_ID = /^[0-9a-f]{10}$/;
+const MAX_FIELD = 512;
+
+/**
+ * Validates a message received from the network. Anything that does not match the schema is a
+ * SignalMessageError (code ERR_SIGNAL_MESSAGE); unknown extra fields are ignored so newer peers
+ * can add fields without breaking us.
+ */
+export function parseSignalMessage(value: unknown): SignalMessage {
+  const m = obj(value, 'message');
+  const version = m.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new SignalMessageError('message.version must be a positive integer');
+  }
+  if (version > SIGNAL_PROTOCOL_VERSION) {
+    throw new SignalMessageError(`unsupported signaling protocol version ${version} (we speak ${SIGNAL_PROTOCOL_VERSION})`);
+  }
+  switch (m.type) {
+    case 'offer':
+    case 'answer': {
+      const caps = m.caps;
+      if (!Array.isArray(caps) || caps.length > 32 || !caps.every((c) => typeof c === 'string' && c.length <= 32)) {
+        throw new SignalMessageError('message.caps must be an array of at most 32 short strings');
+      }
+      let ice: IceOfferPart | null = null;
+      if (m.ice !== null && m.ice !== undefined) {
+        const i = obj(m.ice, 'message.ice');
+        ice = {
+          ufrag: str(i.ufrag, 'message.ice.ufrag'),
+          pwd: str(i.pwd, 'message.ice.pwd'),
+          sessionId: sessionId(i.sessionId, 'message.ice.sessionId'),
+        };
+      }
+      let relay: { url: string } | null = null;
+      if (m.relay !== null && m.relay !== undefined) {
+        relay = { url: str(obj(m.relay, 'message.relay').url, 'message.relay.url') };
+      }
+      return { type: m.type, version, caps: caps as string[], ice, relay };
+    }
+    case 'candidate':
+      if (m.candidate === undefined || m.candidate === null) {
+        throw new SignalMessageError('message.candidate is missing');
+      }
+      return { type: 'candidate', version, sessionId: sessionId(m.sessionId, 'message.sessionId'), candidate: m.candidate };
+    default:
+      throw new SignalMessageError(`unknown message.type ${JSON.stringify(m.type)}`);
+  }
+}
+
+function obj(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SignalMessageError(`${what} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, what: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_FIELD) {
+    throw new SignalMessageError(`${what} must be a non-empty string of at most ${MAX_FIELD} characters`);
+  }
+  return v;
+}
+
+function sessionId(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !SESSION_ID.test(v)) throw new SignalMessageError(`${what} must be 10 lowercase hex characters`);
+  return v;
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { hasCode } from '@mesh/core';
+import { parseSignalMessage, SIGNAL_PROTOCOL_VERSION } from '../src/messages.js';
+
+const offer = {
+  type: 'offer',
+  version: 1,
+  caps: ['ice', 'relay', 'probe'],
+  ice: { ufrag: 'abcd', pwd: 'efghijklmnopqrstuvwxyz', sessionId: '0123456789' },
+  relay: { url: 'rel://192.0.2.10:4001' },
+};
+
+describe('parseSignalMessage', () => {
+  it('accepts offers, answers and candidates, ignoring unknown fields', () => {
+    expect(parseSignalMessage({ ...offer, extra: 1 })).toEqual(offer);
+    expect(parseSignalMessage({ ...offer, type: 'answer', ice: null, relay: null })).toMatchObject({
+      type: 'answer',
+      ice: null,
+      relay: null,
+    });
+    expect(parseSignalMessage({ type: 'candidate', version: 1, sessionId: 'aaaaaaaaaa', candidate: { x: 1 } })).toEqual({
+      type: 'candidate',
+      version: 1,
+      sessionId: 'aaaaaaaaaa',
+      candidate: { x: 1 },
+    });
+  });
+
+  it.each([
+    ['not an object', 'hello'],
+    ['null', null],
+    ['array', []],
+    ['no version', { ...offer, version: undefined }],
+    ['future version', { ...offer, version: SIGNAL_PROTOCOL_VERSION + 1 }],
+    ['unknown type', { ...offer, type: 'bye' }],
+    ['caps not array', { ...offer, caps: 'ice' }],
+    ['bad session id', { ...offer, ice: { ...offer.ice, sessionId: 'XYZ' } }],
+    ['empty ufrag', { ...offer, ice: { ...offer.ice, ufrag: '' } }],
+    ['huge pwd', { ...offer, ice: { ...offer.ice, pwd: 'x'.repeat(10_000) } }],
+    ['relay without url', { ...offer, relay: {} }],
+    ['candidate without candidate', { type: 'candidate', version: 1, sessionId: 'aaaaaaaaaa' }],
+  ])('rejects %s with ERR_SIGNAL_MESSAGE', (_name, value) => {
+    let err: unknown;
+    try {
+      parseSignalMessage(value);
+    } catch (e) {
+      err = e;
+    }
+    expect(hasCode(err, 'ERR_SIGNAL_MESSAGE')).toBe(true);
+  });
+});

@@ -1,0 +1,24 @@
+import { MeshError } from '@mesh/core';
+
+/** Why a relay message was rejected. Stable strings: callers and metrics branch on them. */
+export type ProtocolErrorReason =
+  | 'short'
+  | 'oversize'
+  | 'version'
+  | 'type'
+  | 'direction'
+  | 'trailing-bytes'
+  | 'list-length'
+  | 'magic'
+  | 'utf8'
+  | 'invalid-argument';
+
+/** Any malformed relay message (or an encoder given impossible input): code `ERR_RELAY_PROTOCOL`. */
+export class RelayProtocolError extends MeshError {
+  static readonly code = 'ERR_RELAY_PROTOCOL';
+  readonly reason: ProtocolErrorReason;
+  constructor(reason: ProtocolErrorReason, message: string) {
+    super(RelayProtocolError.code, `relay protocol: ${message}`);
+    this.reason = reason;
+  }
+}
