@@ -22,6 +22,12 @@ export interface OfferMessage {
   ice: IceOfferPart | null;
   /** The sender's home relay instance URL; absent while its home relay is down. */
   relay: { url: string } | null;
+  /**
+   * The sender's local candidates gathered so far for `ice.sessionId` (the same objects trickled
+   * as candidate messages). Repeating them in every offer and answer makes a lost trickle message
+   * harmless: the guard's next offer carries it again.
+   */
+  candidates?: unknown[];
 }
 
 export interface CandidateMessage {
@@ -37,6 +43,7 @@ export type SignalMessage = OfferMessage | CandidateMessage;
 
 const SESSION_ID = /^[0-9a-f]{10}$/;
 const MAX_FIELD = 512;
+const MAX_CANDIDATES = 32;
 
 /**
  * Validates a message received from the network. Anything that does not match the schema is a
@@ -50,7 +57,9 @@ export function parseSignalMessage(value: unknown): SignalMessage {
     throw new SignalMessageError('message.version must be a positive integer');
   }
   if (version > SIGNAL_PROTOCOL_VERSION) {
-    throw new SignalMessageError(`unsupported signaling protocol version ${version} (we speak ${SIGNAL_PROTOCOL_VERSION})`);
+    throw new SignalMessageError(
+      `unsupported signaling protocol version ${version} (we speak ${SIGNAL_PROTOCOL_VERSION})`,
+    );
   }
   switch (m.type) {
     case 'offer':
@@ -72,20 +81,33 @@ export function parseSignalMessage(value: unknown): SignalMessage {
       if (m.relay !== null && m.relay !== undefined) {
         relay = { url: str(obj(m.relay, 'message.relay').url, 'message.relay.url') };
       }
-      return { type: m.type, version, caps: caps as string[], ice, relay };
+      const out: OfferMessage = { type: m.type, version, caps: caps as string[], ice, relay };
+      if (m.candidates !== undefined) {
+        if (!Array.isArray(m.candidates) || m.candidates.length > MAX_CANDIDATES) {
+          throw new SignalMessageError(`message.candidates must be an array of at most ${MAX_CANDIDATES}`);
+        }
+        out.candidates = m.candidates;
+      }
+      return out;
     }
     case 'candidate':
       if (m.candidate === undefined || m.candidate === null) {
         throw new SignalMessageError('message.candidate is missing');
       }
-      return { type: 'candidate', version, sessionId: sessionId(m.sessionId, 'message.sessionId'), candidate: m.candidate };
+      return {
+        type: 'candidate',
+        version,
+        sessionId: sessionId(m.sessionId, 'message.sessionId'),
+        candidate: m.candidate,
+      };
     default:
       throw new SignalMessageError(`unknown message.type ${JSON.stringify(m.type)}`);
   }
 }
 
 function obj(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SignalMessageError(`${what} must be an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SignalMessageError(`${what} must be an object`);
   return v as Record<string, unknown>;
 }
 
@@ -97,6 +119,7 @@ function str(v: unknown, what: string): string {
 }
 
 function sessionId(v: unknown, what: string): string {
-  if (typeof v !== 'string' || !SESSION_ID.test(v)) throw new SignalMessageError(`${what} must be 10 lowercase hex characters`);
+  if (typeof v !== 'string' || !SESSION_ID.test(v))
+    throw new SignalMessageError(`${what} must be 10 lowercase hex characters`);
   return v;
 }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { FakeClock } from '@mesh/core';
+import { describe, expect, it } from 'vitest';
 import { Guard } from '../src/guard.js';
 
 describe('Guard', () => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { hasCode } from '@mesh/core';
+import { describe, expect, it } from 'vitest';
 import { parseSignalMessage, SIGNAL_PROTOCOL_VERSION } from '../src/messages.js';
 
 const offer = {
@@ -18,12 +18,14 @@ describe('parseSignalMessage', () => {
       ice: null,
       relay: null,
     });
-    expect(parseSignalMessage({ type: 'candidate', version: 1, sessionId: 'aaaaaaaaaa', candidate: { x: 1 } })).toEqual({
-      type: 'candidate',
-      version: 1,
-      sessionId: 'aaaaaaaaaa',
-      candidate: { x: 1 },
-    });
+    expect(parseSignalMessage({ type: 'candidate', version: 1, sessionId: 'aaaaaaaaaa', candidate: { x: 1 } })).toEqual(
+      {
+        type: 'candidate',
+        version: 1,
+        sessionId: 'aaaaaaaaaa',
+        candidate: { x: 1 },
+      },
+    );
   });
 
   it.each([

@@ -1,0 +1,463 @@
+import {
+  type Clock,
+  ClosedError,
+  hasCode,
+  InvalidArgumentError,
+  type Logger,
+  type PeerKey,
+  silentLogger,
+  systemClock,
+  toError,
+  withDeadline,
+} from '@mesh/core';
+import { EventEmitter } from 'eventemitter3';
+import PQueue from 'p-queue';
+import { AddressFilter } from './address-filter.js';
+import type { CandidateAddress, HostPort, IceAgent, IceAgentFactory, SelectedPair, TurnServerConfig } from './agent.js';
+import { IcePath, type IcePathKind } from './ice-path.js';
+import { weriftAgentFactory } from './werift-agent.js';
+import {
+  IceAgentError,
+  type IceCandidateMessage,
+  type IceDescription,
+  type LocalSession,
+  newLocalSession,
+  parseCandidateMessage,
+  parseDescription,
+} from './wire.js';
+
+export interface IceWorkerOptions {
+  localKey: PeerKey;
+  remoteKey: PeerKey;
+  /** The only STUN server contacted; none when absent (werift's Google default is never used). */
+  stun?: HostPort;
+  turn?: TurnServerConfig;
+  portRange?: [number, number];
+  /** IPs/CIDRs that never become candidates or pairs: the WireGuard interface and the overlay range. */
+  excludedAddresses?: string[];
+  /** Extra host-candidate addresses (werift skips loopback and veth/tun/tap NICs). */
+  hostAddresses?: string[];
+  /** False: only `hostAddresses` become host candidates. Default true. */
+  discoverHostAddresses?: boolean;
+  /** Cap on waiting for STUN answers while gathering. Default 5000 ms. */
+  stunTimeoutMs?: number;
+  /** Deadline from building an agent to a nominated pair. Default 15000 ms. */
+  connectTimeoutMs?: number;
+  /** Remote candidates held until their session's agent exists. Default 32 candidates, 15000 ms each. */
+  candidateBuffer?: { max?: number; ttlMs?: number };
+  agentFactory?: IceAgentFactory;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Why a session ended (also the `cause` of the rotation that followed, if any). */
+export type IceEndReason =
+  | 'remote-session-changed'
+  | 'replaced'
+  | 'reset'
+  | 'timeout'
+  | 'connect-error'
+  | 'failed'
+  | 'disconnected'
+  | 'closed'
+  | 'path-closed';
+
+export interface IceConnectedInfo {
+  sessionId: string;
+  remoteSessionId: string;
+  path: IcePath;
+  pair: SelectedPair & { kind: IcePathKind };
+}
+
+export interface IceDisconnectedInfo {
+  sessionId: string;
+  reason: IceEndReason;
+  /** Whether the session had reached `connected`. */
+  wasConnected: boolean;
+  error?: Error;
+}
+
+export interface IceSessionRotatedInfo {
+  old: string;
+  new: string;
+  cause: IceEndReason;
+}
+
+export interface IceWorkerEvents {
+  /** Send to the remote as-is (JSON form in the README). */
+  'local-candidate': (message: IceCandidateMessage) => void;
+  connected: (info: IceConnectedInfo) => void;
+  /** Every session that was started ends with exactly one of these (never after close()). */
+  disconnected: (info: IceDisconnectedInfo) => void;
+  'session-rotated': (info: IceSessionRotatedInfo) => void;
+}
+
+interface Session {
+  gen: number;
+  agent: IceAgent;
+  local: LocalSession;
+  remoteId: string;
+  /** Aborts the connect attempt when the session ends. */
+  ac: AbortController;
+  connected: boolean;
+  path: IcePath | undefined;
+}
+
+interface BufferedCandidate {
+  sessionId: string;
+  candidate: string;
+  expiresAt: number;
+}
+
+const STALE_REMEMBERED = 16;
+
+/**
+ * Runs at most one ICE session with one remote peer. Every decision (offer, answer, candidate,
+ * connected, library state change) is taken inside one serial queue and checked against the
+ * session that caused it, so late events from a replaced agent change nothing.
+ */
+export class IceWorker extends EventEmitter<IceWorkerEvents> {
+  readonly controlling: boolean;
+  readonly #opts: IceWorkerOptions;
+  readonly #factory: IceAgentFactory;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #excluded: AddressFilter;
+  readonly #connectTimeoutMs: number;
+  readonly #bufferMax: number;
+  readonly #bufferTtlMs: number;
+  readonly #queue = new PQueue({ concurrency: 1 });
+  #local: LocalSession = newLocalSession();
+  #session: Session | undefined;
+  #gen = 0;
+  #buffer: BufferedCandidate[] = [];
+  /** Remote session ids whose agents are gone: their candidates are dropped. */
+  #stale: string[] = [];
+  readonly #closingAgents = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(options: IceWorkerOptions) {
+    super();
+    const { localKey, remoteKey } = options;
+    if (!localKey || !remoteKey || localKey.equals(remoteKey)) {
+      throw new InvalidArgumentError('localKey and remoteKey must be two different PeerKeys');
+    }
+    validateServer('stun', options.stun);
+    validateServer('turn', options.turn);
+    if (options.turn && (!options.turn.username || !options.turn.password)) {
+      throw new InvalidArgumentError('turn needs username and password');
+    }
+    if (options.turn?.transport && !['udp', 'tcp'].includes(options.turn.transport)) {
+      throw new InvalidArgumentError('turn.transport must be udp or tcp');
+    }
+    const range = options.portRange;
+    if (range && !(range[0] >= 1 && range[0] <= range[1] && range[1] <= 65535)) {
+      throw new InvalidArgumentError('portRange must be [min, max] within 1..65535');
+    }
+    this.controlling = localKey.isControllerFor(remoteKey);
+    this.#opts = options;
+    this.#excluded = new AddressFilter(options.excludedAddresses);
+    this.#factory = options.agentFactory ?? weriftAgentFactory;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'ice-worker', peer: remoteKey.toShortString() });
+    this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 15_000);
+    this.#bufferMax = positive('candidateBuffer.max', options.candidateBuffer?.max, 32);
+    this.#bufferTtlMs = positive('candidateBuffer.ttlMs', options.candidateBuffer?.ttlMs, 15_000);
+  }
+
+  /** Our current session id (what the next offer carries). */
+  get sessionId(): string {
+    return this.#local.id;
+  }
+
+  /** The remote session id the running agent was built for, if any. */
+  get remoteSessionId(): string | undefined {
+    return this.#session?.remoteId;
+  }
+
+  /** An agent exists and has not connected yet. */
+  get connecting(): boolean {
+    return this.#session !== undefined && !this.#session.connected;
+  }
+
+  get path(): IcePath | undefined {
+    return this.#session?.path;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of buffered remote candidates (for tests and status). */
+  get bufferedCandidates(): number {
+    return this.#buffer.length;
+  }
+
+  /** What an offer carries: our current session id and its credentials. */
+  localOffer(): IceDescription {
+    if (this.#closed) throw new ClosedError('ice worker closed');
+    return { sessionId: this.#local.id, ufrag: this.#local.ufrag, pwd: this.#local.pwd };
+  }
+
+  /**
+   * Handles a remote offer and resolves with the answer to send back. Same remote session as the
+   * running agent: ignored. Otherwise the running agent (if any) is closed, our session rotated,
+   * and a new agent built for the offer.
+   */
+  onRemoteOffer(offer: unknown): Promise<IceDescription> {
+    return this.#queue.add(() => {
+      const desc = parseDescription(offer);
+      this.#throwIfClosed();
+      const s = this.#session;
+      if (s && s.remoteId === desc.sessionId) {
+        this.#log.debug('ice-offer-same-session', { remote: desc.sessionId });
+      } else {
+        if (s) this.#end(s, 'remote-session-changed');
+        this.#start(desc);
+      }
+      return { ...this.localOffer(), inReplyTo: desc.sessionId };
+    });
+  }
+
+  /**
+   * Handles the remote's answer to one of our offers. Never rotates our session (that would
+   * invalidate the agent the remote just built for it and start a loop): an answer to an older
+   * session of ours is ignored; one naming a remote session other than our agent's replaces the
+   * agent with one on the same local session.
+   */
+  onRemoteAnswer(answer: unknown): Promise<void> {
+    return this.#queue.add(() => {
+      const desc = parseDescription(answer);
+      this.#throwIfClosed();
+      if (desc.inReplyTo !== undefined && desc.inReplyTo !== this.#local.id) {
+        this.#log.debug('ice-answer-stale', { inReplyTo: desc.inReplyTo, local: this.#local.id });
+        return;
+      }
+      const s = this.#session;
+      if (s && s.remoteId === desc.sessionId) return;
+      if (s) this.#end(s, 'replaced', false);
+      this.#start(desc);
+    });
+  }
+
+  /** A trickled remote candidate. Stale sessions: dropped; unknown ones: buffered (bounded, TTL). */
+  addRemoteCandidate(message: unknown): Promise<void> {
+    return this.#queue.add(() => {
+      const msg = parseCandidateMessage(message);
+      if (this.#closed) return;
+      const s = this.#session;
+      if (s && s.remoteId === msg.sessionId) {
+        this.#apply(s, msg.candidate);
+      } else if (this.#stale.includes(msg.sessionId)) {
+        this.#log.debug('ice-candidate-stale', { remote: msg.sessionId });
+      } else {
+        this.#purgeExpired();
+        if (this.#buffer.length >= this.#bufferMax) {
+          const dropped = this.#buffer.shift();
+          this.#log.debug('ice-candidate-buffer-full', { dropped: dropped?.sessionId });
+        }
+        this.#buffer.push({ ...msg, expiresAt: this.#clock.monotonic() + this.#bufferTtlMs });
+      }
+    });
+  }
+
+  /**
+   * Ends the running session (if any), rotates our session id and forgets the remote's, so the
+   * next offer in either direction builds fresh agents on both sides (NetBird PR #5866 problem 2).
+   * Synchronous: `localOffer()` right after it carries the new id. No-op after close().
+   */
+  resetSessionId(): void {
+    if (this.#closed) return;
+    const s = this.#session;
+    if (s) {
+      this.#end(s, 'reset');
+    } else {
+      this.#rotate('reset');
+    }
+    this.#buffer = [];
+  }
+
+  /**
+   * Closes the agent and clears all negotiation state at once. Idempotent; the worker emits
+   * nothing afterwards. Resolves when the agent has been closed.
+   */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      const s = this.#session;
+      this.#session = undefined;
+      if (s) {
+        s.ac.abort();
+        s.path?.end({ reason: 'closed' });
+        this.#closeAgent(s.agent);
+      }
+      this.#buffer = [];
+      this.#stale = [];
+      this.#local = newLocalSession();
+      this.removeAllListeners();
+    }
+    await Promise.all(this.#closingAgents);
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closed) throw new ClosedError('ice worker closed');
+  }
+
+  /** Builds and starts an agent for `remote` on our current local session. Synchronous. */
+  #start(remote: IceDescription): void {
+    const local = this.#local;
+    let agent: IceAgent;
+    try {
+      agent = this.#factory({
+        controlling: this.controlling,
+        credentials: { ufrag: local.ufrag, pwd: local.pwd },
+        stun: this.#opts.stun,
+        turn: this.#opts.turn,
+        portRange: this.#opts.portRange,
+        hostAddresses: this.#opts.hostAddresses,
+        discoverHostAddresses: this.#opts.discoverHostAddresses,
+        excluded: this.#excluded,
+        stunTimeoutMs: this.#opts.stunTimeoutMs,
+        clock: this.#clock,
+        logger: this.#log,
+      });
+    } catch (err) {
+      // Nothing was built: no state to clear (F-ICE-2/3 cannot happen).
+      throw new IceAgentError(`could not build ICE agent: ${toError(err).message}`, { cause: err });
+    }
+    const s: Session = {
+      gen: ++this.#gen,
+      agent,
+      local,
+      remoteId: remote.sessionId,
+      ac: new AbortController(),
+      connected: false,
+      path: undefined,
+    };
+    this.#session = s;
+    this.#stale = this.#stale.filter((id) => id !== remote.sessionId);
+    this.#log.info('ice-session-start', { gen: s.gen, local: local.id, remote: remote.sessionId });
+    agent.on('candidate', (candidate) => {
+      if (this.#session === s) this.#emit('local-candidate', { sessionId: local.id, candidate });
+    });
+    agent.on('state', (state) => {
+      if (state === 'failed' || state === 'disconnected' || state === 'closed') {
+        this.#enqueue(() => this.#end(s, state));
+      }
+    });
+    agent.setRemoteCredentials({ ufrag: remote.ufrag, pwd: remote.pwd });
+    this.#purgeExpired();
+    const mine = this.#buffer.filter((b) => b.sessionId === remote.sessionId);
+    this.#buffer = this.#buffer.filter((b) => b.sessionId !== remote.sessionId);
+    for (const b of mine) this.#apply(s, b.candidate);
+    void this.#run(s);
+  }
+
+  /** Gathers and connects under the deadline; reports the outcome back into the queue. */
+  async #run(s: Session): Promise<void> {
+    s.agent.gather().catch((err) => this.#log.debug('ice-gather-error', { gen: s.gen, error: err }));
+    try {
+      const pair = await withDeadline(this.#connectTimeoutMs, (signal) => s.agent.connect({ signal }), {
+        signal: s.ac.signal,
+        clock: this.#clock,
+        what: 'ICE connect',
+      });
+      this.#enqueue(() => this.#onConnected(s, pair));
+    } catch (err) {
+      const reason: IceEndReason = hasCode(err, 'ERR_TIMEOUT') ? 'timeout' : 'connect-error';
+      this.#enqueue(() => this.#end(s, reason, true, toError(err)));
+    }
+  }
+
+  #onConnected(s: Session, pair: SelectedPair): void {
+    // A negotiation that finished after its session ended publishes nothing (F-ICE-4).
+    if (this.#session !== s || this.#closed) return;
+    s.connected = true;
+    const kind: IcePathKind = pair.local.type === 'relay' || pair.remote.type === 'relay' ? 'ice-turn' : 'ice-direct';
+    const path = new IcePath(
+      s.agent,
+      kind,
+      s.local.id,
+      () => this.#clock.now(),
+      () => {
+        this.#enqueue(() => this.#end(s, 'path-closed'));
+      },
+    );
+    s.path = path;
+    this.#log.info('ice-connected', { gen: s.gen, kind, local: addr(pair.local), remote: addr(pair.remote) });
+    this.#emit('connected', { sessionId: s.local.id, remoteSessionId: s.remoteId, path, pair: { ...pair, kind } });
+  }
+
+  /**
+   * Ends session `s` if it is still the running one: all state goes at once (agent, path,
+   * remote session, connecting flag), then the local session rotates unless `rotate` is false.
+   */
+  #end(s: Session, reason: IceEndReason, rotate = true, error?: Error): void {
+    if (this.#session !== s || this.#closed) return;
+    this.#session = undefined;
+    s.ac.abort();
+    this.#stale.push(s.remoteId);
+    if (this.#stale.length > STALE_REMEMBERED) this.#stale.shift();
+    s.path?.end(error ? { reason, error } : { reason });
+    this.#closeAgent(s.agent);
+    this.#log.info('ice-session-end', { gen: s.gen, local: s.local.id, reason, connected: s.connected, error });
+    const info: IceDisconnectedInfo = { sessionId: s.local.id, reason, wasConnected: s.connected };
+    if (error) info.error = error;
+    this.#emit('disconnected', info);
+    if (rotate) this.#rotate(reason);
+  }
+
+  #rotate(cause: IceEndReason): void {
+    const old = this.#local.id;
+    this.#local = newLocalSession();
+    this.#emit('session-rotated', { old, new: this.#local.id, cause });
+  }
+
+  #apply(s: Session, candidate: string): void {
+    s.agent.addRemoteCandidate(candidate).then(
+      (ok) => {
+        if (!ok) this.#log.debug('ice-candidate-rejected', { gen: s.gen, candidate });
+      },
+      (err) => this.#log.debug('ice-candidate-error', { gen: s.gen, error: err }),
+    );
+  }
+
+  #closeAgent(agent: IceAgent): void {
+    const p = agent.close().catch((err) => this.#log.debug('ice-agent-close-error', { error: err }));
+    this.#closingAgents.add(p);
+    void p.finally(() => this.#closingAgents.delete(p));
+  }
+
+  #purgeExpired(): void {
+    const now = this.#clock.monotonic();
+    this.#buffer = this.#buffer.filter((b) => b.expiresAt > now);
+  }
+
+  #enqueue(task: () => void): void {
+    this.#queue.add(task).catch((err) => this.#log.error('ice-worker-task-error', { error: err }));
+  }
+
+  #emit<E extends keyof IceWorkerEvents>(event: E, ...args: Parameters<IceWorkerEvents[E]>): void {
+    if (this.#closed) return;
+    (this.emit as (e: E, ...a: Parameters<IceWorkerEvents[E]>) => boolean)(event, ...args);
+  }
+}
+
+function addr(c: CandidateAddress): string {
+  return `${c.type} ${c.address}:${c.port}`;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return value;
+}
+
+function validateServer(name: string, server: HostPort | undefined): void {
+  if (server === undefined) return;
+  if (typeof server.host !== 'string' || server.host.length === 0)
+    throw new InvalidArgumentError(`${name}.host missing`);
+  if (!Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
+    throw new InvalidArgumentError(`${name}.port must be 1..65535`);
+  }
+}

@@ -1,0 +1,26 @@
+export { PeerConnErrorCodes, SignalMessageError } from './errors.js';
+export { Guard, type GuardOptions } from './guard.js';
+export {
+  type CandidateMessage,
+  type Capability,
+  type IceOfferPart,
+  LOCAL_CAPABILITIES,
+  type OfferMessage,
+  parseSignalMessage,
+  SIGNAL_PROTOCOL_VERSION,
+  type SignalMessage,
+} from './messages.js';
+export {
+  type DevicePort,
+  PATH_PRIORITY,
+  type PathChangedInfo,
+  type PathKind,
+  PeerConn,
+  type PeerConnCounters,
+  type PeerConnEvents,
+  type PeerConnOptions,
+  type PeerConnStatus,
+  type RelayExistsPolicy,
+  type RelayPort,
+} from './peer-conn.js';
+export type { Signaler, SignalerEvents } from './signaler.js';

@@ -1,0 +1,711 @@
+import {
+  type Clock,
+  type DatagramPath,
+  hasCode,
+  type Logger,
+  type PeerKey,
+  silentLogger,
+  systemClock,
+  toError,
+} from '@mesh/core';
+import type { IceConnectedInfo, IceDisconnectedInfo, IceSessionRotatedInfo, IceWorker } from '@mesh/ice-worker';
+import type { RelayDisconnectedInfo, RelayManager } from '@mesh/relay-manager';
+import {
+  type HandshakeTimeoutInfo,
+  HandshakeWatcher,
+  type HandshakeWatcherOptions,
+  type PeerEndpoint,
+  type WgDevice,
+} from '@mesh/wg-control';
+import { EventEmitter } from 'eventemitter3';
+import PQueue from 'p-queue';
+import { Guard } from './guard.js';
+import {
+  LOCAL_CAPABILITIES,
+  type OfferMessage,
+  parseSignalMessage,
+  SIGNAL_PROTOCOL_VERSION,
+  type SignalMessage,
+} from './messages.js';
+import type { Signaler } from './signaler.js';
+
+export type PathKind = 'none' | 'relay' | 'ice-turn' | 'ice-direct';
+
+/** Higher wins: a better path takes over as soon as it is up and alive. */
+export const PATH_PRIORITY: Readonly<Record<PathKind, number>> = { none: 0, relay: 1, 'ice-turn': 2, 'ice-direct': 3 };
+
+/**
+ * What an offer does when the relay client already holds an entry for the peer
+ * (`ERR_CONN_ALREADY_EXISTS`). Only `stale-flag` is for production; the other two reproduce
+ * NetBird's old behaviour and its naive fix so tests can prove they see both bugs.
+ */
+export type RelayExistsPolicy = 'stale-flag' | 'reuse' | 'always-reopen';
+
+/** The parts of the relay manager PeerConn uses. */
+export type RelayPort = Pick<RelayManager, 'homeInstanceUrl' | 'openConn' | 'closeConnByPeerKey' | 'on' | 'off'>;
+/** The parts of the WireGuard device PeerConn uses. */
+export type DevicePort = Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'>;
+
+export interface PeerConnOptions {
+  localKey: PeerKey;
+  remoteKey: PeerKey;
+  device: DevicePort;
+  /** Not started yet: PeerConn starts it, configures WireGuard with its address once, and stops it. */
+  endpoint: PeerEndpoint;
+  /** Null: no relay configured (ICE only). */
+  relay: RelayPort | null;
+  /** Null: no ICE (relay only). Called once per PeerConn. */
+  iceWorkerFactory: (() => IceWorker) | null;
+  signaler: Signaler;
+  allowedIps: string[];
+  /** WireGuard persistent keepalive; it keeps every path carrying traffic (default 25 s). */
+  persistentKeepaliveSec?: number;
+  watcher?: Pick<
+    HandshakeWatcherOptions,
+    'firstHandshakeTimeoutMs' | 'staleAfterMs' | 'checkIntervalMs' | 'clockJumpToleranceMs'
+  >;
+  guard?: { initialMs?: number; maxMs?: number; jitter?: number; random?: () => number };
+  clock?: Clock;
+  logger?: Logger;
+  /** Test-only switch for negative controls; keep the default. */
+  relayExistsPolicy?: RelayExistsPolicy;
+}
+
+export interface PeerConnCounters {
+  offersSent: number;
+  offersReceived: number;
+  answersSent: number;
+  answersReceived: number;
+  candidatesSent: number;
+  candidatesReceived: number;
+  badMessages: number;
+  relayOpens: number;
+  relayReopens: number;
+  /** Relay entries this peer closed (by key or because the path died under it). */
+  relayTeardowns: number;
+  iceSessions: number;
+  recoveries: number;
+}
+
+export interface PeerConnStatus {
+  remoteKey: string;
+  controller: boolean;
+  active: PathKind;
+  standby: PathKind[];
+  relay: { server: string | null; stale: boolean; open: boolean };
+  ice: { localSessionId: string | null; remoteSessionId: string | null; connecting: boolean; kind: PathKind | null };
+  lastHandshakeAt: number;
+  rxBytes: number;
+  txBytes: number;
+  counters: PeerConnCounters;
+}
+
+export interface PathChangedInfo {
+  from: PathKind;
+  to: PathKind;
+  reason: string;
+}
+
+export interface PeerConnEvents {
+  'path-changed': (info: PathChangedInfo) => void;
+  /** The relay entry was judged dead; the next offer closes and reopens it. */
+  'stale-marked': (info: { reason: string; server: string | null }) => void;
+  'session-rotated': (info: IceSessionRotatedInfo) => void;
+  /** Traffic flows again after an outage. */
+  recovered: (info: { outageMs: number; path: PathKind }) => void;
+  /** An operation failed in a way the owner may want to log (nothing is thrown from events). */
+  error: (error: Error) => void;
+}
+
+interface Slot {
+  path: DatagramPath;
+  kind: Exclude<PathKind, 'none'>;
+  /** The endpoint's latest verdict; null until the first one. */
+  alive: boolean | null;
+  /** Judged dead by the handshake watcher: never chosen again, waiting to be replaced. */
+  dead: boolean;
+}
+
+/**
+ * One remote peer's WireGuard connection. WireGuard is configured once with the PeerEndpoint's
+ * local address; PeerConn brings up the relay and ICE paths, keeps the best live one active, and
+ * repairs whatever dies: a relay entry judged dead is marked stale and replaced on the next offer,
+ * an ICE session judged dead is rotated. Every state change runs in one serial queue.
+ */
+export class PeerConn extends EventEmitter<PeerConnEvents> {
+  readonly localKey: PeerKey;
+  readonly remoteKey: PeerKey;
+  readonly controller: boolean;
+  readonly #o: PeerConnOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #policy: RelayExistsPolicy;
+  readonly #queue = new PQueue({ concurrency: 1 });
+  readonly #guard: Guard;
+  readonly #counters: PeerConnCounters = {
+    offersSent: 0,
+    offersReceived: 0,
+    answersSent: 0,
+    answersReceived: 0,
+    candidatesSent: 0,
+    candidatesReceived: 0,
+    badMessages: 0,
+    relayOpens: 0,
+    relayReopens: 0,
+    relayTeardowns: 0,
+    iceSessions: 0,
+    recoveries: 0,
+  };
+  #state: 'new' | 'running' | 'stopped' = 'new';
+  #ice: IceWorker | null = null;
+  #watcher: HandshakeWatcher | null = null;
+  #iceSlot: Slot | null = null;
+  #relaySlot: Slot | null = null;
+  #relay = {
+    server: null as string | null,
+    stale: false,
+    /** Bumped by every open attempt and close, so a late result of an older attempt is discarded. */
+    gen: 0,
+    opening: false,
+  };
+  #active: Slot | null = null;
+  /** Wall ms when traffic last flowed before the current outage; null when not in an outage. */
+  #outageSince: number | null = null;
+  #remoteCaps: string[] = [];
+  #remoteRelayUrl: string | null = null;
+  #remoteIceSession: string | null = null;
+  /** Our candidates for the current local ICE session, repeated in every offer and answer. */
+  #localCandidates: { sessionId: string; list: unknown[] } = { sessionId: '', list: [] };
+  /** Remote candidates already handed to the ICE worker, so repeats cost nothing. */
+  #appliedCandidates = new Set<string>();
+  #unsubscribe: (() => void)[] = [];
+
+  constructor(options: PeerConnOptions) {
+    super();
+    this.#o = options;
+    this.localKey = options.localKey;
+    this.remoteKey = options.remoteKey;
+    this.controller = options.localKey.isControllerFor(options.remoteKey);
+    this.#clock = options.clock ?? systemClock;
+    this.#log = (options.logger ?? silentLogger).child({ peer: options.remoteKey.toShortString() });
+    this.#policy = options.relayExistsPolicy ?? 'stale-flag';
+    this.#guard = new Guard({
+      clock: this.#clock,
+      ...options.guard,
+      onTick: () => this.#run('guard-tick', () => this.#onGuardTick()),
+    });
+  }
+
+  get counters(): Readonly<PeerConnCounters> {
+    return { ...this.#counters };
+  }
+
+  get activePath(): PathKind {
+    return this.#active?.kind ?? 'none';
+  }
+
+  /**
+   * Starts the endpoint, configures WireGuard once, subscribes to every source of events and sends
+   * the first offer. Idempotent.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'running';
+    const o = this.#o;
+    const address = await o.endpoint.start();
+    if (this.#state !== 'running') return;
+    this.#watcher = new HandshakeWatcher({
+      device: o.device,
+      peer: this.remoteKey,
+      clock: this.#clock,
+      logger: this.#log,
+      ...o.watcher,
+    });
+    // Baseline first, then the endpoint: a handshake left over from an earlier life does not count.
+    await this.#watcher.start();
+    if (this.#state !== 'running') return;
+    await o.device.upsertPeer({
+      publicKey: this.remoteKey,
+      endpoint: `${address.host}:${address.port}`,
+      allowedIps: o.allowedIps,
+      replaceAllowedIps: true,
+      persistentKeepalive: o.persistentKeepaliveSec ?? 25,
+    });
+    if (this.#state !== 'running') return;
+    this.#ice = o.iceWorkerFactory?.() ?? null;
+    this.#subscribe();
+    this.#log.info('peer-started', { controller: this.controller, endpoint: address.port });
+    this.#guard.kick();
+  }
+
+  /**
+   * Removes the WireGuard peer, closes every path and leaves no timer. Idempotent; nothing is
+   * emitted afterwards.
+   */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    const wasRunning = this.#state === 'running';
+    this.#state = 'stopped';
+    this.#guard.stop();
+    for (const off of this.#unsubscribe) off();
+    this.#unsubscribe = [];
+    this.#queue.clear();
+    await this.#queue.onIdle();
+    this.#watcher?.stop();
+    this.#o.endpoint.stop();
+    const closing: Promise<unknown>[] = [];
+    if (this.#ice) closing.push(this.#ice.close());
+    this.#iceSlot = null;
+    this.#relay.gen++;
+    const server = this.#relay.server;
+    if (this.#relaySlot) this.#relaySlot.path.close();
+    this.#relaySlot = null;
+    if (server && this.#o.relay) closing.push(this.#o.relay.closeConnByPeerKey(server, this.remoteKey).catch(() => {}));
+    this.#active = null;
+    if (wasRunning) closing.push(this.#o.device.removePeer(this.remoteKey).catch(() => {}));
+    await Promise.all(closing);
+    this.removeAllListeners();
+    this.#log.info('peer-stopped');
+  }
+
+  /** Sends an offer now (outside the guard's ladder). For tests and operators; harmless when healthy. */
+  sendOffer(): Promise<void> {
+    return this.#run('forced-offer', () => this.#sendOfferOrAnswer('offer'));
+  }
+
+  status(): Promise<PeerConnStatus> {
+    return (async () => {
+      let peer = null;
+      try {
+        peer = this.#state === 'running' ? await this.#o.device.getPeer(this.remoteKey) : null;
+      } catch {}
+      const standby = [this.#iceSlot, this.#relaySlot]
+        .filter((s): s is Slot => s !== null && s !== this.#active && !s.dead)
+        .map((s) => s.kind);
+      return {
+        remoteKey: this.remoteKey.base64,
+        controller: this.controller,
+        active: this.activePath,
+        standby,
+        relay: { server: this.#relay.server, stale: this.#relay.stale, open: this.#relaySlot !== null },
+        ice: {
+          localSessionId: this.#ice && !this.#ice.closed ? this.#ice.sessionId : null,
+          remoteSessionId: this.#ice?.remoteSessionId ?? null,
+          connecting: this.#ice?.connecting ?? false,
+          kind: this.#iceSlot?.kind ?? null,
+        },
+        lastHandshakeAt: peer?.lastHandshakeAt ?? 0,
+        rxBytes: peer?.rxBytes ?? 0,
+        txBytes: peer?.txBytes ?? 0,
+        counters: { ...this.#counters },
+      };
+    })();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Plumbing: every callback below only enqueues; state changes happen inside #run.
+
+  #run(name: string, task: () => void | Promise<void>): Promise<void> {
+    if (this.#state !== 'running') return Promise.resolve();
+    return this.#queue
+      .add(async () => {
+        if (this.#state !== 'running') return;
+        await task();
+      })
+      .catch((err: unknown) => {
+        const error = toError(err);
+        this.#log.warn('task-failed', { task: name, error });
+        if (this.#state === 'running') this.emit('error', error);
+      });
+  }
+
+  #listen<E extends { on: (...a: never[]) => unknown; off: (...a: never[]) => unknown }>(
+    emitter: E,
+    event: string,
+    fn: (...args: never[]) => void,
+  ): void {
+    // biome-ignore lint/suspicious/noExplicitAny: generic subscribe/unsubscribe over typed emitters
+    const e = emitter as any;
+    e.on(event, fn);
+    this.#unsubscribe.push(() => e.off(event, fn));
+  }
+
+  #subscribe(): void {
+    const o = this.#o;
+    this.#listen(o.signaler, 'message', (from: PeerKey, raw: unknown) => {
+      if (!from.equals(this.remoteKey)) return;
+      this.#run('signal-message', () => this.#onSignal(raw));
+    });
+    this.#listen(o.endpoint, 'path-alive', (info: { path: DatagramPath }) =>
+      this.#run('path-alive', () => this.#onVerdict(info.path, true)),
+    );
+    this.#listen(o.endpoint, 'path-silent', (info: { path: DatagramPath }) =>
+      this.#run('path-silent', () => this.#onVerdict(info.path, false)),
+    );
+    this.#listen(o.endpoint, 'path-closed', (info: { path: DatagramPath; reason: string }) =>
+      this.#run('path-closed', () => this.#onPathClosed(info.path, info.reason)),
+    );
+    const w = this.#watcher!;
+    this.#listen(w, 'handshake-timeout', (info: HandshakeTimeoutInfo) =>
+      this.#run('handshake-timeout', () => this.#onHandshakeTimeout(info)),
+    );
+    if (o.relay) {
+      this.#listen(o.relay, 'relay-disconnected', (info: RelayDisconnectedInfo) => {
+        if (!info.peers.some((p) => p.equals(this.remoteKey))) return;
+        this.#run('relay-disconnected', () => this.#markStale(`relay-disconnected:${info.cause}`));
+      });
+      this.#listen(o.relay, 'reconnected', () => this.#run('relay-reconnected', () => this.#guard.kick()));
+      this.#listen(o.relay, 'home-changed', () => this.#run('home-changed', () => this.#guard.kick()));
+    }
+    const ice = this.#ice;
+    if (ice) {
+      this.#listen(ice, 'local-candidate', (m: { sessionId: string; candidate: string }) => {
+        if (this.#localCandidates.sessionId !== m.sessionId)
+          this.#localCandidates = { sessionId: m.sessionId, list: [] };
+        if (this.#localCandidates.list.length < 32) this.#localCandidates.list.push(m);
+        this.#counters.candidatesSent++;
+        this.#send({ type: 'candidate', version: SIGNAL_PROTOCOL_VERSION, sessionId: m.sessionId, candidate: m });
+      });
+      this.#listen(ice, 'connected', (info: IceConnectedInfo) => this.#run('ice-connected', () => this.#onIceUp(info)));
+      this.#listen(ice, 'disconnected', (info: IceDisconnectedInfo) =>
+        this.#run('ice-disconnected', () => this.#onIceDown(info)),
+      );
+      this.#listen(ice, 'session-rotated', (info: IceSessionRotatedInfo) => {
+        this.#log.info('session-rotated', { old: info.old, new: info.new, cause: info.cause });
+        if (this.#state === 'running') this.emit('session-rotated', info);
+      });
+    }
+  }
+
+  #send(message: SignalMessage): void {
+    this.#o.signaler.send(this.remoteKey, message).catch((err: unknown) => {
+      this.#log.debug('signal-send-failed', { type: message.type, error: toError(err) });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Signaling
+
+  async #onSignal(raw: unknown): Promise<void> {
+    let msg: SignalMessage;
+    try {
+      msg = parseSignalMessage(raw);
+    } catch (err) {
+      this.#counters.badMessages++;
+      this.#log.warn('bad-signal-message', { error: toError(err) });
+      return;
+    }
+    if (msg.type === 'candidate') {
+      this.#counters.candidatesReceived++;
+      await this.#applyCandidate(msg.candidate);
+      return;
+    }
+    await this.#onOfferOrAnswer(msg);
+  }
+
+  async #applyCandidate(candidate: unknown): Promise<void> {
+    const ice = this.#ice;
+    if (!ice) return;
+    const id = JSON.stringify(candidate);
+    if (this.#appliedCandidates.has(id)) return;
+    if (this.#appliedCandidates.size >= 256) this.#appliedCandidates.clear();
+    this.#appliedCandidates.add(id);
+    await ice.addRemoteCandidate(candidate).catch((err: unknown) => {
+      this.#counters.badMessages++;
+      this.#log.debug('bad-candidate', { error: toError(err) });
+    });
+  }
+
+  async #onOfferOrAnswer(msg: OfferMessage): Promise<void> {
+    const isOffer = msg.type === 'offer';
+    if (isOffer) this.#counters.offersReceived++;
+    else this.#counters.answersReceived++;
+    this.#remoteCaps = msg.caps;
+    this.#remoteRelayUrl = msg.relay?.url ?? null;
+    const remoteSession = msg.ice?.sessionId ?? null;
+    const sessionChanged = remoteSession !== null && remoteSession !== this.#remoteIceSession;
+    if (remoteSession !== null) this.#remoteIceSession = remoteSession;
+
+    const ice = this.#ice;
+    if (ice && msg.ice) {
+      try {
+        if (isOffer) await ice.onRemoteOffer(msg.ice);
+        else await ice.onRemoteAnswer(msg.ice);
+      } catch (err) {
+        this.#counters.badMessages++;
+        this.#log.debug('ice-offer-rejected', { error: toError(err) });
+      }
+      for (const c of msg.candidates ?? []) await this.#applyCandidate(c);
+    }
+    this.#relayOnOffer();
+    if (isOffer) this.#sendOfferOrAnswer('answer');
+    // A new remote session means the remote restarted negotiation: restart our ladder with it.
+    if (sessionChanged && !this.#fullyConnected()) this.#guard.kick();
+  }
+
+  #sendOfferOrAnswer(type: 'offer' | 'answer'): void {
+    const ice = this.#ice;
+    const home = this.#o.relay?.homeInstanceUrl;
+    const msg: OfferMessage = {
+      type,
+      version: SIGNAL_PROTOCOL_VERSION,
+      caps: [...LOCAL_CAPABILITIES],
+      ice: ice && !ice.closed ? ice.localOffer() : null,
+      relay: home ? { url: home } : null,
+    };
+    if (msg.ice && this.#localCandidates.sessionId === msg.ice.sessionId && this.#localCandidates.list.length > 0) {
+      msg.candidates = [...this.#localCandidates.list];
+    }
+    if (type === 'offer') this.#counters.offersSent++;
+    else this.#counters.answersSent++;
+    this.#send(msg);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Guard
+
+  /** Both ways up: ICE (when both sides have it) and the relay (when both sides have one). */
+  #fullyConnected(): boolean {
+    const iceWanted = this.#ice !== null && this.#remoteCaps.includes('ice');
+    const relayWanted = this.#o.relay !== null && this.#relayServer() !== null;
+    const iceUp = this.#iceSlot !== null && !this.#iceSlot.dead && this.#iceSlot.alive !== false;
+    const relayUp = this.#relaySlot !== null && !this.#relaySlot.dead && this.#relaySlot.alive !== false;
+    if (this.#remoteCaps.length === 0) return false;
+    return (!iceWanted || iceUp) && (!relayWanted || relayUp) && this.#active !== null;
+  }
+
+  #onGuardTick(): void {
+    if (this.#fullyConnected()) {
+      this.#guard.settle();
+      return;
+    }
+    this.#sendOfferOrAnswer('offer');
+    this.#guard.again();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Relay worker
+
+  /** The server both sides meet on: the controller's home relay. */
+  #relayServer(): string | null {
+    if (!this.#o.relay) return null;
+    return this.controller ? (this.#o.relay.homeInstanceUrl ?? null) : this.#remoteRelayUrl;
+  }
+
+  #relayOnOffer(): void {
+    const relay = this.#o.relay;
+    const server = this.#relayServer();
+    if (!relay || !server || this.#relay.opening) return;
+    const current = this.#relay.server;
+    if (current && current !== server) {
+      // The meeting server moved (F-R-12): the old entry is useless.
+      this.#closeRelay('server-moved');
+    }
+    this.#openRelay(server, false);
+  }
+
+  #openRelay(server: string, isReopen: boolean): void {
+    const relay = this.#o.relay!;
+    const gen = ++this.#relay.gen;
+    this.#relay.opening = true;
+    relay.openConn(server, this.remoteKey).then(
+      (conn) => this.#run('relay-opened', () => this.#onRelayOpened(gen, server, conn, isReopen)),
+      (err: unknown) =>
+        this.#run('relay-open-failed', () => this.#onRelayOpenFailed(gen, server, toError(err), isReopen)),
+    );
+  }
+
+  #onRelayOpened(gen: number, server: string, conn: DatagramPath, isReopen: boolean): void {
+    if (gen !== this.#relay.gen) {
+      conn.close();
+      return;
+    }
+    this.#relay.opening = false;
+    if (this.#relaySlot && this.#relaySlot.path !== conn) this.#detach(this.#relaySlot);
+    this.#relay.server = server;
+    this.#relay.stale = false;
+    this.#counters.relayOpens++;
+    if (isReopen) this.#counters.relayReopens++;
+    this.#relaySlot = { path: conn, kind: 'relay', alive: null, dead: false };
+    this.#o.endpoint.attach(conn);
+    this.#log.info('relay-opened', { server, reopen: isReopen });
+    this.#select('relay-opened');
+  }
+
+  async #onRelayOpenFailed(gen: number, server: string, err: Error, isReopen: boolean): Promise<void> {
+    if (gen !== this.#relay.gen) return;
+    this.#relay.opening = false;
+    if (!hasCode(err, 'ERR_CONN_ALREADY_EXISTS')) {
+      this.#log.info('relay-open-failed', { server, error: err });
+      return;
+    }
+    // An entry exists. Replace it only on evidence that it is dead (NetBird PR #5866): our stale
+    // flag, or an entry we do not hold (nobody reads it, so nothing healthy can be torn down).
+    const orphan = this.#relaySlot === null || this.#relay.server !== server;
+    const replace =
+      this.#policy === 'always-reopen' || (this.#policy === 'stale-flag' && (this.#relay.stale || orphan));
+    if (!replace || isReopen) {
+      this.#log.debug('relay-exists-kept', { server, stale: this.#relay.stale, policy: this.#policy });
+      return;
+    }
+    this.#relay.stale = false;
+    this.#closeRelay('replace-stale');
+    this.#relay.server = server;
+    await this.#o.relay!.closeConnByPeerKey(server, this.remoteKey);
+    if (this.#state !== 'running') return;
+    this.#openRelay(server, true);
+  }
+
+  /** Detaches and closes our relay conn; counts a tear-down. */
+  #closeRelay(reason: string): void {
+    const slot = this.#relaySlot;
+    this.#relay.gen++;
+    this.#relay.opening = false;
+    this.#counters.relayTeardowns++;
+    this.#log.info('relay-closed', { reason, server: this.#relay.server });
+    if (slot) {
+      this.#detach(slot);
+      slot.path.close();
+    }
+    this.#relaySlot = null;
+    this.#select(`relay-${reason}`);
+  }
+
+  #markStale(reason: string): void {
+    if (this.#relay.stale) return;
+    this.#relay.stale = true;
+    this.#log.info('stale-marked', { reason, server: this.#relay.server });
+    this.emit('stale-marked', { reason, server: this.#relay.server });
+    this.#guard.kick();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // ICE worker
+
+  #onIceUp(info: IceConnectedInfo): void {
+    if (this.#iceSlot && this.#iceSlot.path !== info.path) this.#detach(this.#iceSlot);
+    this.#counters.iceSessions++;
+    this.#iceSlot = { path: info.path, kind: info.pair.kind, alive: null, dead: false };
+    this.#o.endpoint.attach(info.path);
+    this.#log.info('ice-connected', {
+      kind: info.pair.kind,
+      session: info.sessionId,
+      local: info.pair.local,
+      remote: info.pair.remote,
+    });
+    this.#select('ice-connected');
+  }
+
+  #onIceDown(info: IceDisconnectedInfo): void {
+    const slot = this.#iceSlot;
+    if (slot && (slot.path as { sessionId?: string }).sessionId === info.sessionId) {
+      this.#detach(slot);
+      this.#iceSlot = null;
+      this.#select(`ice-${info.reason}`);
+    }
+    if (info.wasConnected) this.#guard.kick();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Liveness verdicts
+
+  #slotOf(path: DatagramPath): Slot | null {
+    if (this.#iceSlot?.path === path) return this.#iceSlot;
+    if (this.#relaySlot?.path === path) return this.#relaySlot;
+    return null;
+  }
+
+  #onVerdict(path: DatagramPath, alive: boolean): void {
+    const slot = this.#slotOf(path);
+    if (!slot) return;
+    const was = slot.alive;
+    slot.alive = alive;
+    if (alive) {
+      this.#select('path-alive');
+      this.#maybeRecovered();
+      return;
+    }
+    if (was === false) return;
+    this.#log.info('path-silent', { kind: slot.kind, active: slot === this.#active });
+    // A probe verdict is end-to-end evidence: a silent relay entry is dead whether it is active or
+    // a standby (a dead standby would otherwise linger until it is needed: NetBird F-R-5).
+    if (slot.kind === 'relay') this.#markStale('silent');
+    else this.#iceDead(slot, 'silent');
+    this.#select('path-silent');
+    this.#guard.kick();
+  }
+
+  #onHandshakeTimeout(info: HandshakeTimeoutInfo): void {
+    const slot = this.#active;
+    this.#log.info('handshake-timeout', { reason: info.reason, active: slot?.kind ?? 'none' });
+    if (slot) {
+      slot.dead = true;
+      if (slot.kind === 'relay') this.#markStale('handshake-timeout');
+      else this.#iceDead(slot, 'handshake-timeout');
+      this.#select('handshake-timeout');
+    }
+    // Re-arm: the next path gets a fresh first-handshake window.
+    void this.#watcher?.reset().catch(() => {});
+    this.#guard.kick();
+  }
+
+  /** The ICE session behind `slot` is dead: rotate so the next offer builds fresh agents on both sides. */
+  #iceDead(slot: Slot, cause: string): void {
+    this.#log.info('ice-dead', { cause, kind: slot.kind });
+    this.#detach(slot);
+    if (this.#iceSlot === slot) this.#iceSlot = null;
+    this.#ice?.resetSessionId();
+  }
+
+  #onPathClosed(path: DatagramPath, reason: string): void {
+    const slot = this.#slotOf(path);
+    if (!slot) return;
+    if (slot === this.#relaySlot) {
+      this.#relaySlot = null;
+      this.#markStale(`closed:${reason}`);
+    } else if (slot === this.#iceSlot) {
+      this.#iceSlot = null;
+    }
+    this.#select(`${slot.kind}-closed`);
+    this.#guard.kick();
+  }
+
+  /** Stops the endpoint using the path; #select then picks a successor (and sees the outage). */
+  #detach(slot: Slot): void {
+    this.#o.endpoint.detach(slot.path);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Path selection and recovery
+
+  /** Makes the best usable path active. Usable: attached, not judged dead, not silent. */
+  #select(reason: string): void {
+    const usable = [this.#iceSlot, this.#relaySlot].filter(
+      (s): s is Slot => s !== null && !s.dead && s.alive !== false && !s.path.closed,
+    );
+    usable.sort((a, b) => PATH_PRIORITY[b.kind] - PATH_PRIORITY[a.kind]);
+    const best = usable[0] ?? null;
+    const prev = this.#active;
+    if (best === prev) return;
+    if (prev && !usable.includes(prev) && this.#outageSince === null) {
+      // The active path died: traffic stopped when it last delivered anything, not when we noticed.
+      this.#outageSince = prev.path.counters.lastRxAt || this.#clock.now();
+    }
+    this.#active = best;
+    this.#o.endpoint.setActive(best?.path ?? null);
+    const info = { from: prev?.kind ?? 'none', to: best?.kind ?? 'none', reason } as const;
+    this.#log.info('path-changed', info);
+    this.emit('path-changed', info);
+    this.#maybeRecovered();
+  }
+
+  #maybeRecovered(): void {
+    const slot = this.#active;
+    if (this.#outageSince === null || !slot || slot.alive !== true) return;
+    const outageMs = Math.max(0, this.#clock.now() - this.#outageSince);
+    this.#outageSince = null;
+    this.#counters.recoveries++;
+    this.#log.info('recovered', { outageMs, path: slot.kind });
+    this.emit('recovered', { outageMs, path: slot.kind });
+  }
+}

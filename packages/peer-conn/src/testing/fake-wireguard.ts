@@ -1,0 +1,162 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { type Clock, PeerKey, type Timer } from '@mesh/core';
+import type { WgDevice, WgPeerConfig, WgPeerState } from '@mesh/wg-control';
+
+export interface FakeWireGuardOptions {
+  clock: Clock;
+  name?: string;
+  /** Retry interval of an unanswered handshake initiation (WireGuard: 5 s). */
+  rekeyTimeoutMs?: number;
+  /** A session older than this is renewed (WireGuard: 120 s). */
+  rekeyAfterMs?: number;
+}
+
+const INITIATION = 1;
+const RESPONSE = 2;
+const TRANSPORT = 4;
+
+function message(type: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  b[0] = type;
+  return b;
+}
+
+/**
+ * A stand-in for one WireGuard device with one peer, for fast PeerConn tests on the fake clock:
+ * a real UDP socket on 127.0.0.1 that speaks WireGuard's message framing (types 1, 2, 4 with three
+ * zero bytes) to the configured endpoint. It initiates a handshake when it has none (retrying every
+ * `rekeyTimeoutMs`), answers initiations, records the handshake time on both ends, sends persistent
+ * keepalives, and renews the session after `rekeyAfterMs`. No cryptography: the framing and the
+ * timing are what PeerEndpoint and HandshakeWatcher observe. Implements the WgDevice calls
+ * PeerConn uses.
+ */
+export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'> {
+  readonly name: string;
+  readonly #clock: Clock;
+  readonly #rekeyTimeoutMs: number;
+  readonly #rekeyAfterMs: number;
+  #socket: Socket | undefined;
+  #peer: WgPeerState | undefined;
+  #endpoint: { host: string; port: number } | undefined;
+  #timers: Timer[] = [];
+  #awaitingResponse = false;
+  #lastInitiationAt = Number.NEGATIVE_INFINITY;
+  /** Data packets received from the peer (what a ping through the tunnel would see). */
+  dataReceived = 0;
+  port = 0;
+
+  constructor(options: FakeWireGuardOptions) {
+    this.#clock = options.clock;
+    this.name = options.name ?? 'fakewg0';
+    this.#rekeyTimeoutMs = options.rekeyTimeoutMs ?? 5_000;
+    this.#rekeyAfterMs = options.rekeyAfterMs ?? 120_000;
+  }
+
+  async start(): Promise<number> {
+    const socket = createSocket('udp4');
+    socket.on('message', (msg, rinfo) => this.#receive(msg, rinfo.address, rinfo.port));
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    this.#socket = socket;
+    this.port = socket.address().port;
+    // WireGuard's own timer wheel: 100 ms granularity is plenty for these tests.
+    this.#timers.push(this.#clock.setInterval(() => this.#tick(), 100));
+    return this.port;
+  }
+
+  stop(): void {
+    for (const t of this.#timers) t.cancel();
+    this.#timers = [];
+    this.#socket?.close();
+    this.#socket = undefined;
+  }
+
+  /** Sends one data packet to the peer, as a ping through the tunnel would. */
+  sendData(size = 96): boolean {
+    if (!this.#peer || !this.#hasSession()) return false;
+    this.#send(message(TRANSPORT, size));
+    return true;
+  }
+
+  async getPeer(publicKey: PeerKey | string): Promise<WgPeerState | null> {
+    const key = PeerKey.from(publicKey);
+    return this.#peer?.publicKey.equals(key) ? { ...this.#peer } : null;
+  }
+
+  async upsertPeer(config: WgPeerConfig): Promise<void> {
+    const key = PeerKey.from(config.publicKey);
+    this.#peer ??= {
+      publicKey: key,
+      endpoint: null,
+      allowedIps: [],
+      lastHandshakeAt: 0,
+      rxBytes: 0,
+      txBytes: 0,
+      persistentKeepalive: 0,
+      presharedKey: false,
+    };
+    if (config.endpoint) {
+      this.#peer.endpoint = config.endpoint;
+      const i = config.endpoint.lastIndexOf(':');
+      this.#endpoint = { host: config.endpoint.slice(0, i), port: Number(config.endpoint.slice(i + 1)) };
+    }
+    if (config.allowedIps) this.#peer.allowedIps = [...config.allowedIps];
+    if (config.persistentKeepalive !== undefined) this.#peer.persistentKeepalive = config.persistentKeepalive;
+    if (config.persistentKeepalive) {
+      this.#timers.push(this.#clock.setInterval(() => this.#keepalive(), config.persistentKeepalive * 1000));
+    }
+  }
+
+  async removePeer(publicKey: PeerKey | string): Promise<void> {
+    if (this.#peer?.publicKey.equals(PeerKey.from(publicKey))) this.#peer = undefined;
+  }
+
+  #hasSession(): boolean {
+    const p = this.#peer;
+    return !!p && p.lastHandshakeAt > 0 && this.#clock.now() - p.lastHandshakeAt < 180_000;
+  }
+
+  #tick(): void {
+    const p = this.#peer;
+    if (!p || !this.#endpoint) return;
+    const age = this.#clock.now() - p.lastHandshakeAt;
+    const due = p.lastHandshakeAt === 0 || age >= this.#rekeyAfterMs;
+    const mono = this.#clock.monotonic();
+    if (due && mono - this.#lastInitiationAt >= this.#rekeyTimeoutMs) {
+      this.#lastInitiationAt = mono;
+      this.#awaitingResponse = true;
+      this.#send(message(INITIATION, 148));
+    }
+  }
+
+  #keepalive(): void {
+    if (this.#peer && this.#hasSession()) this.#send(message(TRANSPORT, 32));
+  }
+
+  #send(b: Buffer): void {
+    if (!this.#socket || !this.#endpoint || !this.#peer) return;
+    this.#peer.txBytes += b.length;
+    this.#socket.send(b, this.#endpoint.port, this.#endpoint.host);
+  }
+
+  #receive(msg: Buffer, host: string, port: number): void {
+    const p = this.#peer;
+    if (!p || !this.#endpoint || host !== this.#endpoint.host || port !== this.#endpoint.port) return;
+    p.rxBytes += msg.length;
+    switch (msg[0]) {
+      case INITIATION:
+        p.lastHandshakeAt = this.#clock.now();
+        this.#send(message(RESPONSE, 92));
+        break;
+      case RESPONSE:
+        if (this.#awaitingResponse) {
+          this.#awaitingResponse = false;
+          p.lastHandshakeAt = this.#clock.now();
+        }
+        break;
+      case TRANSPORT:
+        if (msg.length > 32) this.dataReceived++;
+        break;
+    }
+  }
+}

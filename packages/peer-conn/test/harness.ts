@@ -1,0 +1,175 @@
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  FakeClock,
+  flushMicrotasks,
+  JsonLinesLogger,
+  type Logger,
+  type LogLevel,
+  PeerKey,
+  silentLogger,
+} from '@mesh/core';
+import { IceWorker } from '@mesh/ice-worker';
+import { FakeIceNetwork } from '@mesh/ice-worker/testing';
+import { RelayManager } from '@mesh/relay-manager';
+import { type FakeRelayClient, FakeRelayNetwork } from '@mesh/relay-manager/testing';
+import { PeerEndpoint } from '@mesh/wg-control';
+import { PeerConn, type PeerConnOptions, type RelayExistsPolicy } from '../src/index.js';
+import { FakeWireGuard, MemorySignalHub } from '../src/testing/index.js';
+
+export function newKey(): PeerKey {
+  const { publicKey } = generateKeyPairSync('x25519');
+  return PeerKey.fromBytes(publicKey.export({ format: 'der', type: 'spki' }).subarray(-32));
+}
+
+export interface SideOptions {
+  ice?: boolean;
+  relay?: boolean;
+  probes?: boolean;
+}
+
+export interface PairOptions {
+  policy?: RelayExistsPolicy;
+  a?: SideOptions;
+  b?: SideOptions;
+  seed?: number;
+  watcher?: PeerConnOptions['watcher'];
+}
+
+export interface Side {
+  key: PeerKey;
+  wg: FakeWireGuard;
+  endpoint: PeerEndpoint;
+  manager: RelayManager | null;
+  conn: PeerConn;
+  events: { type: string; at: number; info: unknown }[];
+  /** The relay client currently serving this side's home relay. */
+  relayClient(): FakeRelayClient | undefined;
+}
+
+export const RELAY_URL = 'rel://relay1.test:443';
+
+/**
+ * Two PeerConns on the fake clock: real PeerEndpoints, IceWorkers and RelayManagers, with in-memory
+ * ICE, relay and signaling networks and a UDP stand-in for WireGuard. `a` is always the controller.
+ */
+export async function makePair(options: PairOptions = {}) {
+  const clock = new FakeClock();
+  // MESH_TEST_LOG=debug prints every component's log lines (with fake timestamps).
+  const level = process.env.MESH_TEST_LOG as LogLevel | undefined;
+  const log: Logger = level ? new JsonLinesLogger({ level, now: () => clock.now() }) : silentLogger;
+  const hub = new MemorySignalHub({ clock, seed: options.seed ?? 7 });
+  const iceNet = new FakeIceNetwork({ clock, connectDelayMs: 30 });
+  const relayNet = new FakeRelayNetwork({ clock });
+  relayNet.addServer(RELAY_URL);
+  let ka = newKey();
+  let kb = newKey();
+  if (!ka.isControllerFor(kb)) [ka, kb] = [kb, ka];
+
+  const make = async (key: PeerKey, remote: PeerKey, tag: string, side: SideOptions = {}): Promise<Side> => {
+    const wg = new FakeWireGuard({ clock, rekeyAfterMs: 20_000 });
+    await wg.start();
+    const endpoint = new PeerEndpoint({
+      wireguardPort: wg.port,
+      clock,
+      probeIntervalMs: side.probes === false ? 0 : 1000,
+      trustWindowMs: 3000,
+      // Without probes, leave the verdict to the handshake watcher alone.
+      ...(side.probes === false ? { trafficTrustWindowMs: 3_600_000 } : {}),
+      logger: log.child({ side: tag }),
+    });
+    let manager: RelayManager | null = null;
+    if (side.relay !== false) {
+      manager = new RelayManager({
+        urls: [RELAY_URL],
+        token: 't',
+        localKey: key,
+        clock,
+        clientFactory: relayNet.factory,
+      });
+      await manager.start();
+    }
+    const conn = new PeerConn({
+      localKey: key,
+      remoteKey: remote,
+      device: wg,
+      endpoint,
+      relay: manager,
+      iceWorkerFactory:
+        side.ice === false
+          ? null
+          : () =>
+              new IceWorker({
+                localKey: key,
+                remoteKey: remote,
+                agentFactory: iceNet.factory,
+                clock,
+                logger: log.child({ side: tag }),
+              }),
+      signaler: hub.signaler(key),
+      allowedIps: ['100.64.0.0/32'],
+      clock,
+      logger: log.child({ side: tag }),
+      watcher: options.watcher ?? { firstHandshakeTimeoutMs: 30_000, staleAfterMs: 45_000 },
+      ...(options.policy ? { relayExistsPolicy: options.policy } : {}),
+    });
+    const events: Side['events'] = [];
+    for (const type of ['path-changed', 'stale-marked', 'session-rotated', 'recovered', 'error'] as const) {
+      conn.on(type, (info: unknown) => events.push({ type, at: clock.monotonic(), info }));
+    }
+    const relayClient = () => relayNet.clients.filter((c) => c.localKey.equals(key) && c.state === 'connected').at(-1);
+    return { key, wg, endpoint, manager, conn, events, relayClient };
+  };
+
+  const a = await make(ka, kb, 'A', options.a);
+  const b = await make(kb, ka, 'B', options.b);
+
+  /** Advances the fake clock in small steps, letting real loopback I/O run between them. */
+  const run = async (ms: number, step = 50) => {
+    for (let t = 0; t < ms; t += step) {
+      await clock.advance(Math.min(step, ms - t));
+      await flushMicrotasks(3);
+    }
+  };
+
+  /** Runs until `cond` holds (checked every step) or `ms` of fake time pass; returns fake ms taken. */
+  const until = async (cond: () => boolean, ms: number, step = 50): Promise<number> => {
+    const t0 = clock.monotonic();
+    while (!cond()) {
+      if (clock.monotonic() - t0 >= ms) throw new Error(`condition not met within ${ms} fake ms`);
+      await run(step, step);
+    }
+    return clock.monotonic() - t0;
+  };
+
+  /**
+   * Sends a data packet each way every 100 ms (as a ping would) until one arrives on each side;
+   * true when that happens within `ms` of fake time.
+   */
+  const tunnelWorks = async (ms = 10_000): Promise<boolean> => {
+    const ra = a.wg.dataReceived;
+    const rb = b.wg.dataReceived;
+    const t0 = clock.monotonic();
+    while (clock.monotonic() - t0 < ms) {
+      if (a.wg.dataReceived > ra && b.wg.dataReceived > rb) return true;
+      a.wg.sendData();
+      b.wg.sendData();
+      await run(100, 25);
+    }
+    return a.wg.dataReceived > ra && b.wg.dataReceived > rb;
+  };
+
+  const start = async () => {
+    await Promise.all([a.conn.start(), b.conn.start()]);
+  };
+
+  const teardown = async () => {
+    await Promise.all([a.conn.stop(), b.conn.stop()]);
+    await Promise.all([a.manager?.stop(), b.manager?.stop()]);
+    a.wg.stop();
+    b.wg.stop();
+  };
+
+  return { clock, hub, iceNet, relayNet, a, b, run, until, tunnelWorks, start, teardown };
+}
+
+export type Pair = Awaited<ReturnType<typeof makePair>>;

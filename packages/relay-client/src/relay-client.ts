@@ -1,0 +1,528 @@
+import {
+  abortReason,
+  type Clock,
+  ClosedError,
+  type Logger,
+  PeerKey,
+  silentLogger,
+  systemClock,
+  TimeoutError,
+  type Timer,
+  toError,
+} from '@mesh/core';
+import { EventEmitter } from 'eventemitter3';
+import WebSocket from 'ws';
+import { EarlyMessageBuffer } from './early-buffer.js';
+import {
+  ConnAlreadyExistsError,
+  PeerNotOnlineError,
+  RelayAuthError,
+  RelayConnectError,
+  RelayDisconnectedError,
+  RelayNotConnectedError,
+} from './errors.js';
+import {
+  decodeServerMessage,
+  encodeAuth,
+  encodeClose,
+  encodeHealthCheck,
+  encodePeerIdList,
+  encodeTransport,
+  type ServerMessage,
+} from './protocol/codec.js';
+import { MAX_MESSAGE_SIZE } from './protocol/constants.js';
+import { RelayProtocolError } from './protocol/errors.js';
+import { PeerId } from './protocol/peer-id.js';
+import { RelayConn, type RelayConnCloseReason, type RelayConnOwner } from './relay-conn.js';
+import { relayWebSocketUrl } from './url.js';
+
+/** A token: the binary v2 token, its base64 text, or a function returning either (called at connect). */
+export type RelayTokenSource = Uint8Array | string | (() => Uint8Array | string);
+
+export interface RelayClientOptions {
+  /** `rel://host:port`, `rels://host:port`, `ws://…` or `wss://…` (the path is always `/relay`). */
+  url: string;
+  localKey: PeerKey;
+  token: RelayTokenSource;
+  clock?: Clock;
+  logger?: Logger;
+  /** Bound on opening the WebSocket (default 30 s, as NetBird's dial). */
+  dialTimeoutMs?: number;
+  /** Bound on the auth reply once the socket is open (default 8 s). */
+  authTimeoutMs?: number;
+  /** Bound on waiting for the remote peer to come online in `openConn` (default 30 s). */
+  openTimeoutMs?: number;
+  /**
+   * Watchdog: the server pings every `intervalMs` (25 s); if no ping arrives within a window of
+   * `intervalMs + timeoutMs` (35 s) the connection is declared dead.
+   */
+  healthCheck?: { intervalMs?: number; timeoutMs?: number };
+  /** Per-conn receive queue while opening (default 100). */
+  receiveQueueSize?: number;
+  /** Early messages: newest per peer, kept `ttlMs` (5 s) for at most `maxPeers` (10,000) peers. */
+  earlyBuffer?: { ttlMs?: number; maxPeers?: number };
+  /** `send()` returns false while the socket has this many unsent bytes (default 1 MiB). */
+  maxBufferedBytes?: number;
+  /** TLS options for `rels://`/`wss://` (e.g. a test CA). */
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string };
+}
+
+/** Why the server connection ended. */
+export type RelayDisconnectCause =
+  /** The server sent a close message (graceful shutdown). */
+  | 'server-close'
+  /** The socket closed or failed. */
+  | 'socket-closed'
+  /** No health check within the watchdog window. */
+  | 'healthcheck-timeout'
+  /** The server sent something this client cannot accept. */
+  | 'protocol-error';
+
+export interface RelayPeerEvent {
+  peerKey: PeerKey;
+  peerId: PeerId;
+}
+
+export interface RelayClientEvents {
+  /**
+   * The server connection was lost (not emitted for `close()`). Every conn has already closed with
+   * reason `relay-disconnected`. The client is finished: a new one must be made to reconnect.
+   */
+  disconnected: (info: { cause: RelayDisconnectCause; error?: Error }) => void;
+  /** The server reported a subscribed peer online. */
+  'peer-online': (info: RelayPeerEvent) => void;
+  /** The server reported a subscribed peer offline; its conn (if any) is already closed and removed. */
+  'peer-offline': (info: RelayPeerEvent) => void;
+}
+
+interface Entry {
+  conn: RelayConn;
+  /** Set while openConn waits for the peer to come online. */
+  waiter?: { resolve: () => void; reject: (err: Error) => void };
+}
+
+type State = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+const DEFAULTS = {
+  dialTimeoutMs: 30_000,
+  authTimeoutMs: 8_000,
+  openTimeoutMs: 30_000,
+  intervalMs: 25_000,
+  timeoutMs: 10_000,
+  receiveQueueSize: 100,
+  earlyTtlMs: 5_000,
+  earlyMaxPeers: 10_000,
+  maxBufferedBytes: 1 << 20,
+  knownKeys: 4_096,
+};
+
+/**
+ * One connection to one relay server (NetBird relay protocol v1 over WebSocket), carrying one
+ * RelayConn per remote peer. Single use: after `disconnected` or `close()` make a new client.
+ */
+export class RelayClient extends EventEmitter<RelayClientEvents> {
+  readonly url: string;
+  readonly localKey: PeerKey;
+  readonly localPeerId: PeerId;
+  readonly #opts: RelayClientOptions;
+  readonly #clock: Clock;
+  #log: Logger;
+  readonly #entries = new Map<string, Entry>();
+  /** id key → PeerKey of peers we subscribed to (bounded), so notifications can name the key. */
+  readonly #known = new Map<string, PeerKey>();
+  readonly #early: EarlyMessageBuffer;
+  readonly #owner: RelayConnOwner;
+  #ws: WebSocket | undefined;
+  #state: State = 'idle';
+  #instanceUrl: string | undefined;
+  #watchdog: Timer | undefined;
+  #alive = false;
+  #connecting: Promise<void> | undefined;
+  /** Rejects the connect in progress (close() while connecting). */
+  #failConnect: ((err: Error) => void) | undefined;
+
+  constructor(options: RelayClientOptions) {
+    super();
+    this.#opts = options;
+    this.url = options.url;
+    relayWebSocketUrl(options.url); // validate early: a bad URL is a constructor error
+    this.localKey = PeerKey.from(options.localKey);
+    this.localPeerId = PeerId.fromKey(this.localKey);
+    this.#clock = options.clock ?? systemClock;
+    this.#log = (options.logger ?? silentLogger).child({ relay: options.url });
+    this.#early = new EarlyMessageBuffer(
+      options.earlyBuffer?.ttlMs ?? DEFAULTS.earlyTtlMs,
+      options.earlyBuffer?.maxPeers ?? DEFAULTS.earlyMaxPeers,
+      () => this.#clock.monotonic(),
+    );
+    this.#owner = {
+      write: (peerId, payload) => this.#write(peerId, payload),
+      release: (conn) => this.#release(conn),
+    };
+  }
+
+  /** The server's instance URL from the auth reply (undefined before connect). */
+  get instanceUrl(): string | undefined {
+    return this.#instanceUrl;
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected';
+  }
+
+  /** Early messages and conn-level drops, for status and tests. */
+  get earlyDropped(): number {
+    return this.#early.dropped;
+  }
+
+  /**
+   * Dials, authenticates and resolves after the auth reply. Concurrent calls share one attempt;
+   * calling again once connected resolves at once. Rejects RelayConnectError (dial), RelayAuthError
+   * (closed without reply / bad reply), TimeoutError, AbortError, ClosedError (closed or finished).
+   */
+  connect(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state === 'connected') return Promise.resolve();
+    if (this.#state === 'closed' || this.#state === 'disconnected') {
+      return Promise.reject(new ClosedError(`relay client for ${this.url} is ${this.#state}; make a new one`));
+    }
+    this.#connecting ??= this.#connect(options.signal);
+    return this.#connecting;
+  }
+
+  async #connect(signal: AbortSignal | undefined): Promise<void> {
+    this.#state = 'connecting';
+    const token = this.#token();
+    const auth = encodeAuth(this.localPeerId, token);
+    const ws = new WebSocket(relayWebSocketUrl(this.url), {
+      perMessageDeflate: false,
+      maxPayload: MAX_MESSAGE_SIZE,
+      ...this.#opts.tls,
+    });
+    ws.binaryType = 'nodebuffer';
+    this.#ws = ws;
+    let phase: 'dial' | 'auth' = 'dial';
+    let timer: Timer | undefined;
+    const armTimer = (ms: number, what: string, reject: (e: Error) => void) => {
+      timer?.cancel();
+      timer = this.#clock.setTimeout(() => reject(new TimeoutError(`relay ${what} timed out after ${ms} ms`)), ms);
+    };
+    let onAbort: (() => void) | undefined;
+    try {
+      const instanceUrl = await new Promise<string>((resolve, reject) => {
+        this.#failConnect = reject;
+        onAbort = () => reject(abortReason(signal!));
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        armTimer(this.#opts.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs, 'dial', reject);
+        ws.on('unexpected-response', (_req, res) => {
+          reject(new RelayConnectError(`relay ${this.url} answered HTTP ${res.statusCode} instead of a WebSocket`));
+        });
+        ws.on('error', (err) => {
+          if (phase === 'dial')
+            reject(new RelayConnectError(`cannot connect to relay ${this.url}: ${err.message}`, { cause: err }));
+          else reject(new RelayAuthError(`relay ${this.url} failed during auth: ${err.message}`, { cause: err }));
+        });
+        ws.on('close', () => {
+          reject(
+            phase === 'dial'
+              ? new RelayConnectError(`relay ${this.url} closed the connection while dialling`)
+              : new RelayAuthError(`relay ${this.url} closed the connection without an auth reply (token rejected?)`),
+          );
+        });
+        ws.on('open', () => {
+          phase = 'auth';
+          armTimer(this.#opts.authTimeoutMs ?? DEFAULTS.authTimeoutMs, 'auth reply', reject);
+          ws.send(auth, { binary: true });
+        });
+        ws.once('message', (data: Buffer, isBinary: boolean) => {
+          let msg: ServerMessage;
+          try {
+            if (!isBinary) throw new RelayAuthError('relay answered auth with a text message');
+            msg = decodeServerMessage(data);
+          } catch (err) {
+            return reject(
+              err instanceof RelayAuthError
+                ? err
+                : new RelayAuthError(`bad auth reply: ${toError(err).message}`, { cause: err }),
+            );
+          }
+          if (msg.type !== 'auth-response') return reject(new RelayAuthError(`relay answered auth with ${msg.type}`));
+          resolve(msg.instanceUrl);
+        });
+      });
+      timer?.cancel();
+      signal?.removeEventListener('abort', onAbort!);
+      this.#failConnect = undefined;
+      if (this.#state !== 'connecting') throw new ClosedError('the relay client was closed while connecting');
+      this.#instanceUrl = instanceUrl;
+      this.#log = this.#log.child({ instance: instanceUrl });
+      ws.removeAllListeners();
+      ws.on('error', (err) => this.#disconnect('socket-closed', err));
+      ws.on('close', () => this.#disconnect('socket-closed'));
+      ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary));
+      this.#state = 'connected';
+      this.#startWatchdog();
+      this.#log.info('relay-connected');
+    } catch (err) {
+      timer?.cancel();
+      this.#failConnect = undefined;
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+      this.#ws = undefined;
+      if (this.#state === 'connecting') this.#state = 'idle';
+      this.#connecting = undefined;
+      this.#log.debug('relay-connect-failed', { error: toError(err) });
+      throw err;
+    }
+  }
+
+  #token(): Buffer {
+    const src = this.#opts.token;
+    const value = typeof src === 'function' ? src() : src;
+    return typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.from(value);
+  }
+
+  /**
+   * Opens a conn to `peerKey` on this server: subscribes and resolves once the server reports the
+   * peer online (bounded by `openTimeoutMs`). Rejects ConnAlreadyExistsError when an entry exists
+   * (open or still opening: of two concurrent calls exactly one wins), PeerNotOnlineError,
+   * RelayNotConnectedError, RelayDisconnectedError, ClosedError (entry closed meanwhile), AbortError.
+   */
+  async openConn(peerKey: PeerKey | string, options: { signal?: AbortSignal } = {}): Promise<RelayConn> {
+    const key = PeerKey.from(peerKey);
+    if (this.#state !== 'connected' || !this.#instanceUrl) throw new RelayNotConnectedError();
+    const id = PeerId.fromKey(key);
+    if (this.#entries.has(id.key)) throw new ConnAlreadyExistsError(key.toShortString());
+    const { signal } = options;
+    if (signal?.aborted) throw abortReason(signal);
+    const conn = new RelayConn({
+      owner: this.#owner,
+      peerKey: key,
+      peerId: id,
+      serverUrl: this.#instanceUrl,
+      receiveQueueSize: this.#opts.receiveQueueSize ?? DEFAULTS.receiveQueueSize,
+      now: () => this.#clock.now(),
+    });
+    const entry: Entry = { conn };
+    this.#entries.set(id.key, entry);
+    this.#remember(id, key);
+    const early = this.#early.pop(id.key);
+    if (early) conn.deliver(early);
+    const ms = this.#opts.openTimeoutMs ?? DEFAULTS.openTimeoutMs;
+    let timer: Timer | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        entry.waiter = { resolve, reject };
+        timer = this.#clock.setTimeout(() => reject(new PeerNotOnlineError(key.toShortString(), ms)), ms);
+        onAbort = () => reject(abortReason(signal!));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#sendList('subscribe', [id]);
+      });
+    } catch (err) {
+      if (this.#entries.get(id.key) === entry) {
+        this.#entries.delete(id.key);
+        this.#sendList('unsubscribe', [id]);
+      }
+      conn.end({ reason: 'local', error: toError(err) });
+      throw err;
+    } finally {
+      entry.waiter = undefined;
+      timer?.cancel();
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+    conn.open();
+    this.#log.debug('relay-conn-open', { peer: key.toShortString() });
+    return conn;
+  }
+
+  /** Closes and removes the entry for `peerKey` (open or still opening). True when there was one. */
+  closeConnByPeerKey(peerKey: PeerKey | string): boolean {
+    const id = PeerId.fromKey(PeerKey.from(peerKey));
+    const entry = this.#entries.get(id.key);
+    if (!entry) return false;
+    this.#entries.delete(id.key);
+    this.#sendList('unsubscribe', [id]);
+    this.#finish(entry, 'closed-by-key', new ClosedError('the relay conn was closed by key while opening'));
+    return true;
+  }
+
+  /** True when an entry (open or opening) exists for `peerKey`. */
+  hasConn(peerKey: PeerKey | string): boolean {
+    return this.#entries.has(PeerId.fromKey(PeerKey.from(peerKey)).key);
+  }
+
+  /** The open conns (entries still waiting for their peer are not included). */
+  conns(): RelayConn[] {
+    return [...this.#entries.values()].filter((e) => !e.waiter).map((e) => e.conn);
+  }
+
+  /** Number of entries, open or opening (what idle cleanup looks at). */
+  get connCount(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Graceful close: every conn closes (reason `client-closed`), a close message goes to the server,
+   * the socket closes. Idempotent; emits no `disconnected`.
+   */
+  close(): void {
+    if (this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closed';
+    this.#failConnect?.(new ClosedError('the relay client was closed while connecting'));
+    this.#teardown('client-closed', new ClosedError('the relay client was closed'));
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      if (wasConnected && ws.readyState === WebSocket.OPEN) {
+        ws.send(encodeClose(), { binary: true }, () => ws.terminate());
+      } else {
+        ws.terminate();
+      }
+    }
+    this.#log.info('relay-closed');
+    this.removeAllListeners();
+  }
+
+  #teardown(reason: RelayConnCloseReason, error: Error): void {
+    this.#watchdog?.cancel();
+    this.#watchdog = undefined;
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    this.#early.clear();
+    this.#known.clear();
+    for (const e of entries) this.#finish(e, reason, error);
+  }
+
+  #finish(entry: Entry, reason: RelayConnCloseReason, error: Error): void {
+    if (entry.waiter) entry.waiter.reject(error);
+    else entry.conn.end(reason === 'relay-disconnected' ? { reason, error } : { reason });
+  }
+
+  #disconnect(cause: RelayDisconnectCause, error?: Error): void {
+    if (this.#state !== 'connected') return;
+    this.#state = 'disconnected';
+    const err = new RelayDisconnectedError(`relay ${this.#instanceUrl} disconnected: ${cause}`, { cause: error });
+    this.#log.info('relay-disconnected', { cause, error });
+    this.#teardown('relay-disconnected', err);
+    const ws = this.#ws;
+    this.#ws = undefined;
+    if (ws) {
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+    }
+    this.emit('disconnected', error ? { cause, error } : { cause });
+    this.removeAllListeners();
+  }
+
+  #startWatchdog(): void {
+    const { intervalMs = DEFAULTS.intervalMs, timeoutMs = DEFAULTS.timeoutMs } = this.#opts.healthCheck ?? {};
+    this.#alive = false;
+    this.#watchdog = this.#clock.setInterval(() => {
+      if (this.#alive) {
+        this.#alive = false;
+        return;
+      }
+      this.#disconnect('healthcheck-timeout');
+    }, intervalMs + timeoutMs);
+  }
+
+  #onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.#state !== 'connected') return;
+    let msg: ServerMessage;
+    try {
+      if (!isBinary) throw new RelayProtocolError('type', 'text message');
+      msg = decodeServerMessage(data);
+    } catch (err) {
+      // NetBird's client logs and skips what it cannot read; so do we.
+      this.#log.debug('relay-bad-frame', { error: toError(err) });
+      return;
+    }
+    switch (msg.type) {
+      case 'transport': {
+        const entry = this.#entries.get(msg.peerId.key);
+        if (entry) entry.conn.deliver(msg.payload);
+        else this.#early.put(msg.peerId.key, msg.payload);
+        return;
+      }
+      case 'healthcheck':
+        this.#alive = true;
+        this.#ws?.send(encodeHealthCheck(), { binary: true });
+        return;
+      case 'peers-online':
+        for (const id of msg.peerIds) this.#onOnline(id);
+        return;
+      case 'peers-offline':
+        this.#onOffline(msg.peerIds);
+        return;
+      case 'close':
+        this.#disconnect('server-close');
+        return;
+      case 'auth-response':
+        this.#disconnect('protocol-error', new RelayProtocolError('type', 'a second auth response'));
+        return;
+    }
+  }
+
+  #onOnline(id: PeerId): void {
+    const entry = this.#entries.get(id.key);
+    entry?.waiter?.resolve();
+    const peerKey = this.#known.get(id.key);
+    if (peerKey) this.emit('peer-online', { peerKey, peerId: id });
+  }
+
+  #onOffline(ids: PeerId[]): void {
+    const removed: PeerId[] = [];
+    for (const id of ids) {
+      const entry = this.#entries.get(id.key);
+      // An entry still waiting for its peer stays: the peer may come online within the bound.
+      if (!entry || entry.waiter) continue;
+      this.#entries.delete(id.key);
+      removed.push(id);
+      entry.conn.end({ reason: 'peer-offline' });
+    }
+    if (removed.length > 0) this.#sendList('unsubscribe', removed);
+    for (const id of ids) {
+      const peerKey = this.#known.get(id.key);
+      if (peerKey) this.emit('peer-offline', { peerKey, peerId: id });
+    }
+  }
+
+  #remember(id: PeerId, key: PeerKey): void {
+    this.#known.delete(id.key);
+    this.#known.set(id.key, key);
+    if (this.#known.size > DEFAULTS.knownKeys) {
+      const oldest = this.#known.keys().next().value;
+      if (oldest !== undefined) this.#known.delete(oldest);
+    }
+  }
+
+  #write(peerId: PeerId, payload: Uint8Array): boolean {
+    const ws = this.#ws;
+    if (this.#state !== 'connected' || !ws) return false;
+    const entry = this.#entries.get(peerId.key);
+    if (!entry || entry.waiter) return false;
+    if (ws.bufferedAmount > (this.#opts.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes)) return false;
+    ws.send(encodeTransport(peerId, payload), { binary: true });
+    return true;
+  }
+
+  #release(conn: RelayConn): void {
+    const entry = this.#entries.get(conn.peerId.key);
+    if (entry?.conn !== conn) return;
+    this.#entries.delete(conn.peerId.key);
+    this.#sendList('unsubscribe', [conn.peerId]);
+  }
+
+  #sendList(type: 'subscribe' | 'unsubscribe', ids: PeerId[]): void {
+    const ws = this.#ws;
+    if (this.#state !== 'connected' || !ws) return;
+    for (const frame of encodePeerIdList(type, ids)) ws.send(frame, { binary: true });
+  }
+}

@@ -1,0 +1,1 @@
+export { fuzzFrames, seededRandom } from './fuzz.js';

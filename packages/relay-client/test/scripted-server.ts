@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { decodeClientMessage, encodeAuthResponse } from '../src/index.js';
+
+/**
+ * A protocol-level stand-in for a relay server: answers auth (unless told not to) and lets a test
+ * push any frame and see every frame the client sends.
+ */
+export class ScriptedServer {
+  readonly received: Buffer[] = [];
+  socket: WebSocket | undefined;
+  #wss: WebSocketServer;
+  #onFrame: Array<() => void> = [];
+
+  private constructor(wss: WebSocketServer, reply: ((auth: Buffer) => Buffer | undefined) | undefined) {
+    this.#wss = wss;
+    wss.on('connection', (ws) => {
+      this.socket = ws;
+      ws.on('error', () => {});
+      ws.on('message', (data: Buffer) => {
+        if (this.received.length === 0 && reply) {
+          const answer = reply(data);
+          if (answer) ws.send(answer);
+          else ws.terminate();
+        }
+        this.received.push(data);
+        for (const fn of this.#onFrame.splice(0)) fn();
+      });
+    });
+  }
+
+  static async start(
+    reply: ((auth: Buffer) => Buffer | undefined) | undefined = () => encodeAuthResponse('rel://scripted:1'),
+    path = '/relay',
+  ): Promise<ScriptedServer> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path, perMessageDeflate: false });
+    await new Promise<void>((r) => wss.once('listening', () => r()));
+    const s = new ScriptedServer(wss, reply);
+    servers.push(s);
+    return s;
+  }
+
+  get url(): string {
+    return `rel://127.0.0.1:${(this.#wss.address() as AddressInfo).port}`;
+  }
+
+  send(frame: Buffer): void {
+    this.socket!.send(frame, { binary: true });
+  }
+
+  /** Waits until the client has sent `count` frames in all (auth included). */
+  async frames(count: number, timeoutMs = 5000): Promise<Buffer[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received.length < count) {
+      if (Date.now() > deadline) throw new Error(`got ${this.received.length} frames, wanted ${count}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.#onFrame.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.received;
+  }
+
+  /** Types of the frames the client sent (decoded as a server would). */
+  types(): string[] {
+    return this.received.map((f) => decodeClientMessage(f).type);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#wss.clients) c.terminate();
+    await new Promise((r) => this.#wss.close(r));
+  }
+}
+
+const servers: ScriptedServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+});

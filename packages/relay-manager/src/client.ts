@@ -1,0 +1,51 @@
+import type { Clock, DatagramPath, Logger, PeerKey } from '@mesh/core';
+
+/** Events the manager needs from a relay client (the shapes `RelayClient` emits). */
+export interface RelayClientLikeEvents {
+  /**
+   * The server connection died (never for a local `close()`). `cause` is a short stable string
+   * (`socket-closed`, `server-close`, `healthcheck-timeout`, …).
+   */
+  disconnected: (info: { cause: string; error?: Error }) => void;
+  'peer-online': (info: { peerKey: PeerKey }) => void;
+  /** The remote left the server; its conn (if any) is already closed and removed. */
+  'peer-offline': (info: { peerKey: PeerKey }) => void;
+}
+
+type Listener<E extends keyof RelayClientLikeEvents> = RelayClientLikeEvents[E];
+
+/**
+ * What RelayManager needs from one connection to one relay server. `@mesh/relay-client`'s
+ * `RelayClient` is the real one; `FakeRelayNetwork` (`@mesh/relay-manager/testing`) is an
+ * in-memory one. Both pass `describeRelayClientContract`.
+ */
+export interface RelayClientLike {
+  /** The server's exposed address (what peers put in offers); meaningful after `connect()`. */
+  readonly instanceUrl: string | undefined;
+  /** Dials and authenticates; resolves once the server accepted us. */
+  connect(options?: { signal?: AbortSignal }): Promise<void>;
+  /** Resolves once `peer` is online on this server; rejects `ERR_CONN_ALREADY_EXISTS` if an entry exists. */
+  openConn(peer: PeerKey, options?: { signal?: AbortSignal }): Promise<DatagramPath>;
+  /** Closes and removes this client's entry for `peer`; false when there was none. */
+  closeConnByPeerKey(peer: PeerKey): boolean;
+  hasConn(peer: PeerKey): boolean;
+  /** Idempotent; closes every conn. */
+  close(): void | Promise<void>;
+  on(event: 'disconnected', fn: Listener<'disconnected'>): unknown;
+  on(event: 'peer-online', fn: Listener<'peer-online'>): unknown;
+  on(event: 'peer-offline', fn: Listener<'peer-offline'>): unknown;
+  off(event: 'disconnected', fn: Listener<'disconnected'>): unknown;
+  off(event: 'peer-online', fn: Listener<'peer-online'>): unknown;
+  off(event: 'peer-offline', fn: Listener<'peer-offline'>): unknown;
+}
+
+export interface RelayClientFactoryOptions {
+  localKey: PeerKey;
+  /** Read at each connect, so `RelayManager.updateToken()` applies to the next dial. */
+  token: () => string;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Builds an unconnected client for `url`; the manager calls `connect()` on it. */
+export type RelayClientFactory = (url: string, options: RelayClientFactoryOptions) => RelayClientLike;

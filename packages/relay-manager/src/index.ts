@@ -1,0 +1,22 @@
+export type {
+  RelayClientFactory,
+  RelayClientFactoryOptions,
+  RelayClientLike,
+  RelayClientLikeEvents,
+} from './client.js';
+export { defaultRelayClientFactory } from './default-client.js';
+export {
+  RelayDialError,
+  RelayManagerErrorCodes,
+  RelayNoHomeError,
+  RelayNotStartedError,
+  RelayStoppedError,
+} from './errors.js';
+export {
+  type HomeChangedInfo,
+  type ReconnectedInfo,
+  type RelayDisconnectedInfo,
+  RelayManager,
+  type RelayManagerEvents,
+  type RelayManagerOptions,
+} from './manager.js';

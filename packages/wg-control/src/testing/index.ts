@@ -1,0 +1,1 @@
+export { describeWgDeviceContract, type WgDeviceContractEnv } from './wg-device-contract.js';

@@ -1,0 +1,126 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP, isIPv6 } from 'node:net';
+import {
+  type Clock,
+  type DatagramPath,
+  type DatagramPathEvents,
+  InvalidArgumentError,
+  type PathCloseInfo,
+  PathStats,
+  systemClock,
+} from '@mesh/core';
+import { EventEmitter } from 'eventemitter3';
+import { validatePort } from './device.js';
+import { MAX_UDP_PAYLOAD } from './peer-endpoint.js';
+
+export interface UdpPathOptions {
+  remoteHost: string;
+  remotePort: number;
+  /** Default: the unspecified address of the remote's family. */
+  bindHost?: string;
+  /** Default 0 (ephemeral). */
+  bindPort?: number;
+  /** Label for logs and status. Default `udp`. */
+  kind?: string;
+  clock?: Clock;
+  socketBufferBytes?: number;
+}
+
+/**
+ * A plain UDP DatagramPath to one fixed remote host:port over its own connected socket: the kernel
+ * drops datagrams from any other source. For tests, the lab and benchmarks.
+ */
+export class UdpPath extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+  readonly kind: string;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  /** Sends the socket reported as failed (ICMP unreachable and the like). */
+  sendErrors = 0;
+  readonly #socket: Socket;
+  readonly #stats: PathStats;
+  #closed = false;
+
+  private constructor(socket: Socket, options: UdpPathOptions, clock: Clock) {
+    super();
+    this.#socket = socket;
+    this.kind = options.kind ?? 'udp';
+    this.remoteHost = options.remoteHost;
+    this.remotePort = options.remotePort;
+    this.#stats = new PathStats(() => clock.now());
+    socket.on('message', (msg) => this.#receive(msg));
+    // A connected UDP socket reports ICMP errors (remote port unreachable) here; the path stays usable.
+    socket.on('error', () => {
+      this.sendErrors++;
+    });
+  }
+
+  static async open(options: UdpPathOptions): Promise<UdpPath> {
+    if (isIP(options.remoteHost) === 0)
+      throw new InvalidArgumentError(`UdpPath: remoteHost must be an IP, got ${options.remoteHost}`);
+    if (validatePort(options.remotePort, 'remotePort') === 0)
+      throw new InvalidArgumentError('UdpPath: remotePort must not be 0');
+    const v6 = isIPv6(options.remoteHost);
+    const bytes = options.socketBufferBytes;
+    const socket = createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      ...(bytes ? { recvBufferSize: bytes, sendBufferSize: bytes } : {}),
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (err) => {
+        socket.close();
+        reject(err);
+      });
+      socket.bind(validatePort(options.bindPort ?? 0, 'bindPort'), options.bindHost ?? (v6 ? '::' : '0.0.0.0'), () => {
+        // Connected: the kernel accepts datagrams from the remote only, and sends skip the
+        // per-datagram address handling.
+        socket.connect(options.remotePort, options.remoteHost, () => {
+          socket.removeAllListeners('error');
+          resolve();
+        });
+      });
+    });
+    return new UdpPath(socket, options, options.clock ?? systemClock);
+  }
+
+  get localAddress(): { address: string; port: number } {
+    const { address, port } = this.#socket.address();
+    return { address, port };
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get counters() {
+    return this.#stats.snapshot();
+  }
+
+  send(datagram: Uint8Array): boolean {
+    if (this.#closed || datagram.byteLength > MAX_UDP_PAYLOAD) return false;
+    try {
+      this.#socket.send(datagram);
+    } catch {
+      return false;
+    }
+    this.#stats.tx(datagram.byteLength);
+    return true;
+  }
+
+  close(): void {
+    this.#end({ reason: 'local' });
+  }
+
+  #receive(msg: Buffer): void {
+    if (this.#closed) return;
+    this.#stats.rx(msg.length);
+    this.emit('data', msg);
+  }
+
+  #end(info: PathCloseInfo): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.close();
+    this.emit('close', info);
+    this.removeAllListeners();
+  }
+}

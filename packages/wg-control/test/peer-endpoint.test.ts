@@ -1,0 +1,262 @@
+import { FakeClock, MemoryPath } from '@mesh/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
+import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
+import { FakeWireGuard, RefusingPath, wgMessage } from './helpers.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+async function side(clock: FakeClock, options: Partial<PeerEndpointOptions> = {}) {
+  const wg = await FakeWireGuard.open();
+  const ep = new PeerEndpoint({ wireguardPort: wg.port, clock, ...options });
+  cleanups.push(
+    () => wg.close(),
+    () => ep.stop(),
+  );
+  const address = await ep.start();
+  return { wg, ep, address };
+}
+
+async function pairOfSides(options: Partial<PeerEndpointOptions> = {}) {
+  const clock = new FakeClock();
+  const a = await side(clock, options);
+  const b = await side(clock, options);
+  const [pa, pb] = MemoryPath.pair('memory', () => clock.now());
+  a.ep.attach(pa);
+  b.ep.attach(pb);
+  return { clock, a, b, pa, pb };
+}
+
+describe('probe format', () => {
+  it('can never be mistaken for a WireGuard message, and WireGuard messages are never probes', () => {
+    const p = encodeProbe(PING, 123.5, Buffer.alloc(8, 7));
+    expect(p.length).toBe(PROBE_SIZE);
+    expect(p[0]).toBe(0xff);
+    expect(isWireGuardMessage(p)).toBe(false);
+    expect(isProbe(p)).toBe(true);
+    expect(decodeProbe(p)).toMatchObject({ kind: PING, sentAt: 123.5 });
+    for (const t of [1, 2, 3, 4] as const) {
+      expect(isWireGuardMessage(wgMessage(t))).toBe(true);
+      expect(isProbe(wgMessage(t))).toBe(false);
+    }
+    expect(isWireGuardMessage(Buffer.from([5, 0, 0, 0]))).toBe(false);
+    expect(isWireGuardMessage(Buffer.from([1, 0, 1, 0]))).toBe(false);
+    const bad = Buffer.from(p);
+    bad[4] = 9;
+    expect(decodeProbe(bad)).toBeUndefined();
+    expect(decodeProbe(p.subarray(0, 20))).toBeUndefined();
+  });
+});
+
+describe('PeerEndpoint', () => {
+  it('forwards WireGuard packets over the active path and delivers them from the remote endpoint socket', async () => {
+    const { a, b, pa } = await pairOfSides({ probeIntervalMs: 0 });
+    a.ep.setActive(pa);
+    b.ep.setActive(b.ep.paths[0]!);
+    a.wg.send(wgMessage(1), a.address);
+    await b.wg.waitFor(1);
+    expect(b.wg.received[0]!.data.equals(wgMessage(1))).toBe(true);
+    expect(b.wg.received[0]!.from).toMatchObject({ address: '127.0.0.1', port: b.address.port });
+    b.wg.send(wgMessage(2), b.address);
+    await a.wg.waitFor(1);
+    expect(a.wg.received[0]!.from.port).toBe(a.address.port);
+    expect(a.ep.stats).toMatchObject({ fromWireguard: { packets: 1 }, toWireguard: { packets: 1 } });
+  });
+
+  it('switches the active path by reference: WireGuard always talks to the same socket', async () => {
+    const clock = new FakeClock();
+    const a = await side(clock, { probeIntervalMs: 0 });
+    const b = await side(clock, { probeIntervalMs: 0 });
+    const [a1, b1] = MemoryPath.pair('one');
+    const [a2, b2] = MemoryPath.pair('two');
+    for (const [ep, p] of [
+      [a.ep, a1],
+      [a.ep, a2],
+      [b.ep, b1],
+      [b.ep, b2],
+    ] as const)
+      ep.attach(p);
+    const changes: Array<string | null> = [];
+    a.ep.on('active-changed', ({ to }) => changes.push(to?.kind ?? null));
+    a.ep.setActive(a1);
+    a.wg.send(wgMessage(4, 'first'), a.address);
+    await b.wg.waitFor(1);
+    a.ep.setActive(a2);
+    a.wg.send(wgMessage(4, 'second'), a.address);
+    await b.wg.waitFor(2);
+    expect(a1.counters.txPackets).toBe(1);
+    expect(a2.counters.txPackets).toBe(1);
+    expect(changes).toEqual(['one', 'two']);
+    // Inbound from a standby (non-active) path still reaches WireGuard, from the same socket.
+    b.ep.setActive(b1);
+    b.wg.send(wgMessage(4, 'via-one'), b.address);
+    await a.wg.waitFor(1);
+    b2.send(wgMessage(4, 'standby'));
+    await a.wg.waitFor(2);
+    expect(new Set(a.wg.received.map((r) => r.from.port))).toEqual(new Set([a.address.port]));
+  });
+
+  it('counts every drop: no active path, refused send, not WireGuard, oversize, malformed probe', async () => {
+    const clock = new FakeClock();
+    const a = await side(clock, { probeIntervalMs: 0 });
+    a.wg.send(wgMessage(4), a.address);
+    const refusing = new RefusingPath();
+    a.ep.attach(refusing);
+    await expect.poll(() => a.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(1);
+    a.ep.setActive(refusing);
+    a.wg.send(wgMessage(4), a.address);
+    await expect.poll(() => a.ep.stats.drops.pathSendFailed, { timeout: 3000 }).toBe(1);
+    refusing.emit('data', Buffer.from('hello, not wireguard'));
+    refusing.emit('data', Buffer.concat([wgMessage(4), Buffer.alloc(70_000)]));
+    const badProbe = encodeProbe(PING, 1, Buffer.alloc(8));
+    badProbe[5] = 1;
+    refusing.emit('data', badProbe);
+    expect(a.ep.stats.drops).toMatchObject({ notWireguard: 1, oversize: 1, malformedProbe: 1 });
+    expect(a.ep.stats.fromWireguard.packets).toBe(2);
+  });
+
+  it('forwards only what WireGuard sends: the local socket is connected to WireGuard', async () => {
+    const { a, b, pa, pb } = await pairOfSides({ probeIntervalMs: 0 });
+    a.ep.setActive(pa);
+    b.ep.setActive(pb);
+    const stranger = await FakeWireGuard.open();
+    cleanups.push(() => stranger.close());
+    await new Promise((r) => stranger.socket.send(wgMessage(4, 'intruder'), a.address.port, a.address.host, r));
+    a.wg.send(wgMessage(4, 'genuine'), a.address);
+    await b.wg.waitFor(1);
+    expect(b.wg.received.map((r) => r.data.toString('latin1', 4))).toEqual(['genuine']);
+    expect(a.ep.stats.fromWireguard.packets).toBe(1);
+  });
+
+  it('answers and sends probes, measures RTT, and never hands a probe to WireGuard', async () => {
+    const { clock, a, b, pa, pb } = await pairOfSides();
+    const alive: Array<{ via: string; rttMs: number | null }> = [];
+    a.ep.on('path-alive', (i) => alive.push(i));
+    for (let i = 0; i < 10; i++) await clock.advance(1000);
+    expect(alive.length).toBe(1);
+    expect(a.ep.pathStatus(pa)).toMatchObject({ alive: true, probeCapable: true });
+    expect(a.ep.pathStatus(pa)!.rttMs).not.toBeNull();
+    expect(a.ep.stats.probesSent).toBeGreaterThanOrEqual(10);
+    expect(a.ep.stats.probesSent).toBeLessThanOrEqual(11); // ≤ 1 probe/s/path (+1 at attach)
+    expect(a.ep.stats.pongsReceived).toBeGreaterThanOrEqual(9);
+    expect(b.ep.stats.pongsSent).toBeGreaterThanOrEqual(9);
+    expect(pa.counters.txBytes).toBe((a.ep.stats.probesSent + a.ep.stats.pongsSent) * PROBE_SIZE);
+    // A real WireGuard packet as a marker: once it has arrived, any probe would have too.
+    b.ep.setActive(pb);
+    b.wg.send(wgMessage(4, 'marker'), b.address);
+    await a.wg.waitFor(1);
+    expect(a.wg.received.map((r) => r.data.toString('latin1', 4))).toEqual(['marker']);
+    expect(b.wg.received).toEqual([]);
+    expect(a.ep.stats.toWireguard.packets).toBe(1);
+  });
+
+  it('declares a black-holed path silent within the trust window, and alive again when it recovers', async () => {
+    const { clock, a, pa, pb } = await pairOfSides({ trustWindowMs: 3000 });
+    const events: Array<[string, number]> = [];
+    a.ep.on('path-alive', () => events.push(['alive', clock.monotonic()]));
+    a.ep.on('path-silent', ({ silentForMs }) => events.push(['silent', silentForMs]));
+    await clock.advance(5000);
+    expect(events.map((e) => e[0])).toEqual(['alive']);
+    const lastHeard = a.ep.pathStatus(pa)!.lastRxAt;
+    pa.setDeliver(false);
+    pb.setDeliver(false);
+    const cut = clock.now();
+    await clock.advance(5000);
+    const silent = events.find((e) => e[0] === 'silent');
+    expect(silent).toBeDefined();
+    expect(silent![1]).toBeGreaterThan(3000);
+    expect(silent![1]).toBeLessThanOrEqual(3000 + 750); // checked every trustWindow/4
+    expect(cut - lastHeard).toBeLessThanOrEqual(1000);
+    pa.setDeliver(true);
+    pb.setDeliver(true);
+    await clock.advance(2000);
+    expect(events.map((e) => e[0])).toEqual(['alive', 'silent', 'alive']);
+  });
+
+  it('judges a path whose remote never answers probes by WireGuard traffic alone', async () => {
+    const clock = new FakeClock();
+    const a = await side(clock, { trustWindowMs: 3000, trafficTrustWindowMs: 30_000 });
+    const [pa, remote] = MemoryPath.pair('plain', () => clock.now()); // nobody answers on the remote end
+    a.ep.attach(pa);
+    const verdicts: string[] = [];
+    a.ep.on('path-alive', ({ via }) => verdicts.push(`alive:${via}`));
+    a.ep.on('path-silent', () => verdicts.push('silent'));
+    for (let i = 0; i < 6; i++) {
+      remote.send(wgMessage(4)); // a keepalive every 10 s
+      await clock.advance(10_000);
+    }
+    expect(verdicts).toEqual(['alive:traffic']);
+    expect(a.ep.pathStatus(pa)).toMatchObject({ alive: true, probeCapable: false, rttMs: null });
+    await clock.advance(31_000);
+    expect(verdicts).toEqual(['alive:traffic', 'silent']);
+    await a.wg.waitFor(6);
+  });
+
+  it('a path that never hears anything is declared silent once its window has passed since attach', async () => {
+    const clock = new FakeClock();
+    const a = await side(clock, { trafficTrustWindowMs: 10_000 });
+    const [pa] = MemoryPath.pair('dead');
+    a.ep.attach(pa);
+    const silent: number[] = [];
+    a.ep.on('path-silent', ({ silentForMs }) => silent.push(silentForMs));
+    await clock.advance(10_000);
+    expect(silent).toEqual([]);
+    await clock.advance(1_000);
+    expect(silent).toHaveLength(1);
+  });
+
+  it('detaches a path that closes by itself and clears it as active', async () => {
+    const { a, pa } = await pairOfSides();
+    a.ep.setActive(pa);
+    const seen: string[] = [];
+    a.ep.on('active-changed', ({ reason, to }) => seen.push(`${reason}:${to?.kind ?? 'none'}`));
+    a.ep.on('path-closed', ({ reason }) => seen.push(`closed:${reason}`));
+    pa.kill('transport died');
+    expect(seen).toEqual(['closed:none', 'closed:transport died']);
+    expect(a.ep.active).toBeNull();
+    expect(a.ep.paths).toEqual([]);
+  });
+
+  it('rejects bad use with typed errors', async () => {
+    const clock = new FakeClock();
+    const a = await side(clock);
+    const [p] = MemoryPath.pair();
+    expect(() => a.ep.setActive(p)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    p.close();
+    expect(() => a.ep.attach(p)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new PeerEndpoint({ wireguardPort: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => new PeerEndpoint({ wireguardPort: 1, trustWindowMs: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('stop() closes the socket, cancels every timer, detaches without closing, and silences everything', async () => {
+    const { clock, a, b, pa, pb } = await pairOfSides();
+    a.ep.setActive(pa);
+    await clock.advance(2000);
+    const events: string[] = [];
+    a.ep.on('path-alive', () => events.push('alive'));
+    a.ep.on('path-silent', () => events.push('silent'));
+    a.ep.on('active-changed', () => events.push('active'));
+    const timersBefore = clock.pendingTimers();
+    a.ep.stop();
+    a.ep.stop();
+    expect(clock.pendingTimers()).toBe(timersBefore - 2);
+    expect(pa.closed).toBe(false);
+    expect(pa.listenerCount('data')).toBe(0);
+    expect(a.ep.paths).toEqual([]);
+    expect(a.ep.active).toBeNull();
+    await expect(a.ep.start()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(() => a.ep.setActive(null)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => a.ep.attach(pa)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    pb.send(wgMessage(4));
+    await clock.advance(60_000);
+    expect(events).toEqual([]);
+    expect(b.ep.pathStatus(pb)!.alive).toBe(false); // the remote noticed: no more pongs
+  });
+});
