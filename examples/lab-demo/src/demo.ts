@@ -15,6 +15,7 @@ const STEP_TIMEOUT_MS = 20_000;
 const TUNNEL = { a: '100.64.0.1', b: '100.64.0.2' };
 const PATH_PORT = { a: 40_001, b: 40_002 };
 const WG_PORT = 51_820;
+const COMMON = {
 
 const t0 = Date.now();
 const say = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s] ${msg}`);
@@ -37,7 +38,9 @@ async function next(agent: LabProcess, ev: string, after: number): Promise<Agent
     return parse(line)!;
   } catch (e) {
     const tail = [...agent.lines.slice(-10), ...agent.stderrLines.slice(-10)].join('\n  ');
-    throw new Error(`${agent.name}: no '${ev}' event within ${STEP_TIMEOUT_MS} ms; its last output:\n  ${tail}`, { cause: e });
+    throw new Error(`${agent.name}: no '${ev}' event within ${STEP_TIMEOUT_MS} ms; its last output:\n  ${tail}`, {
+      cause: e,
+    });
   }
 }
 const mark = (agent: LabProcess) => agent.lines.length + agent.linesDropped;
@@ -45,6 +48,20 @@ const mark = (agent: LabProcess) => agent.lines.length + agent.linesDropped;
 async function pingThroughTunnel(lab: Lab): Promise<string> {
   const r = await lab.execOk('peerA', ['ping', '-c', '3', '-i', '0.2', '-W', '2', TUNNEL.b]);
   return r.stdout.trim().split('\n').slice(-2).join('; ');
+}
+
+/** What a failed run prints: both agents' recent output, their counters and `wg show`. */
+async function diagnose(lab: Lab, agents: LabProcess[]): Promise<void> {
+  for (const a of agents) {
+    const m = mark(a);
+    a.send({ op: 'stats' });
+    await a.waitForLine((l) => parse(l)?.ev === 'stats', { after: m, timeoutMs: 2_000 }).catch(() => {});
+    console.log(`--- ${a.name} ---\n${[...a.lines.slice(-12), ...a.stderrLines.slice(-10)].join('\n')}`);
+  }
+  for (const ns of ['peerA', 'peerB']) {
+    const r = await lab.exec(ns, ['wg', 'show', 'all']).catch(() => undefined);
+    console.log(`--- wg show (${ns}) ---\n${r?.stdout ?? ''}${r?.stderr ?? ''}`);
+  }
 }
 
 async function run(lab: Lab): Promise<Record<string, unknown>> {
@@ -64,7 +81,6 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
   );
 
   const agentScript = fileURLToPath(new URL('./peer-agent.js', import.meta.url));
-  const common = {
     wgPort: WG_PORT,
     probeIntervalMs: 500,
     trustWindowMs: 2_000,
@@ -72,7 +88,7 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
     staleAfterMs: 210_000,
   };
   const configA: PeerAgentConfig = {
-    ...common,
+    ...COMMON,
     ifname: wgA.ifname,
     privateKey: ka.privateKey,
     peerPublicKey: kb.publicKey,
@@ -82,7 +98,7 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
     remoteTunnelCidr: `${TUNNEL.b}/32`,
   };
   const configB: PeerAgentConfig = {
-    ...common,
+    ...COMMON,
     ifname: wgB.ifname,
     privateKey: kb.privateKey,
     peerPublicKey: ka.publicKey,
@@ -93,14 +109,24 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
   };
   const agentA = lab.spawnNode('peerA', agentScript, [JSON.stringify(configA)], { name: 'agent-A' });
   const agentB = lab.spawnNode('peerB', agentScript, [JSON.stringify(configB)], { name: 'agent-B' });
+  try {
+    return await steps(lab, agentA, agentB, summary);
+  } catch (e) {
+    await diagnose(lab, [agentA, agentB]);
+    throw e;
+  }
+}
+
+async function steps(lab: Lab, agentA: LabProcess, agentB: LabProcess, summary: Record<string, unknown>) {
   const [readyA] = await Promise.all([next(agentA, 'ready', 0), next(agentB, 'ready', 0)]);
   say(`UapiDevice configured both peers; WireGuard's endpoint for the remote is its PeerEndpoint ${readyA.endpoint}`);
 
-  // 1. handshake and ping
+  // 1. handshake and ping. Only A initiates: two initiations crossing on the wire cancel each other
+  // (each side's response no longer matches the other's state) until WireGuard's jittered retry.
   agentA.send({ op: 'start' });
-  agentB.send({ op: 'start' });
   const [hsA] = await Promise.all([next(agentA, 'handshake', 0), next(agentB, 'handshake', 0)]);
   say(`handshake seen by both watchers (${new Date(hsA.lastHandshakeAt as number).toISOString()})`);
+  agentB.send({ op: 'start' }); // B keeps its NAT mapping warm too, now that a session exists
   const alive = await next(agentA, 'path-alive', 0);
   say(`probes: path alive (via ${alive.via}${alive.rttMs === null ? '' : `, rtt ${ms(alive.rttMs)}`})`);
   say(`ping through the tunnel: ${await pingThroughTunnel(lab)}`);
@@ -115,7 +141,7 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
   say('blocked UDP at natA');
   const silent = await next(agentA, 'path-silent', m);
   summary.silentAfterMs = silent.at - blockedAt;
-  say(`probes: path SILENT ${summary.silentAfterMs} ms after the block (trust window ${common.trustWindowMs} ms)`);
+  say(`probes: path SILENT ${summary.silentAfterMs} ms after the block (trust window ${COMMON.trustWindowMs} ms)`);
   m = mark(agentA);
   agentA.send({ op: 'rekey' }); // drop the session: WireGuard must handshake, and cannot
   const fired = await next(agentA, 'handshake-timeout', m);

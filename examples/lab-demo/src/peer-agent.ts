@@ -79,6 +79,13 @@ rl.on('line', (line) => {
       await device.removePeer(cfg.peerPublicKey);
       await device.upsertPeer(peerConfig);
       out('rekeyed');
+    } else if (cmd.op === 'stats') {
+      out('stats', {
+        endpoint: endpoint.stats,
+        path: path.counters,
+        ignored: path.ignored,
+        sendErrors: path.sendErrors,
+      });
     } else if (cmd.op === 'rearm') {
       await watcher.reset();
       out('rearmed');

@@ -1,6 +1,6 @@
 import { abortReason, ClosedError, type Logger, raceAbort } from '@mesh/core';
 import { EventEmitter } from 'eventemitter3';
-import { Candidate, type CandidatePair, Connection, type IceOptions, type IceState } from 'werift';
+import { Candidate, type CandidatePair, CandidatePairState, Connection, type IceOptions, type IceState } from 'werift';
 import type { AddressFilter } from './address-filter.js';
 import type {
   CandidateAddress,
@@ -39,7 +39,8 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
   readonly #closing = new AbortController();
   #state: IceAgentState = 'new';
   #gathering: Promise<void> | undefined;
-  #untap: (() => void) | undefined;
+  readonly #tapped = new WeakSet<object>();
+  readonly #untaps: (() => void)[] = [];
   /** Source of the datagram being dispatched right now (set by the tap, read by the data handler). */
   #source: Address | undefined;
   readonly #subs: { unSubscribe(): void }[] = [];
@@ -135,7 +136,6 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
     }
     const pair = this.#conn.nominated;
     if (!pair || this.#state !== 'connecting') throw new IceAgentError('no nominated pair after connect');
-    this.#tap(pair);
     this.#setState('connected');
     return {
       local: describe(pair.localCandidate),
@@ -158,7 +158,7 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
     this.#state = 'closed';
     this.removeAllListeners();
     this.#closing.abort(new ClosedError('agent closed'));
-    this.#untap?.();
+    for (const untap of this.#untaps.splice(0)) untap();
     for (const s of this.#subs) s.unSubscribe();
     try {
       await this.#conn.close();
@@ -192,7 +192,11 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
       this.#log.debug('ice-candidate-excluded', { address: c.host, type: c.type });
       return;
     }
-    if (c.type === 'relay') this.#pairLate(c);
+    const protocol = this.#protocolOf(c);
+    if (protocol) {
+      this.#tapProtocol(protocol);
+      if (c.type === 'relay') this.#pairLate(protocol);
+    }
     const info: CandidateAddress & { relatedAddress?: string } = describe(c);
     if (c.relatedAddress) info.relatedAddress = c.relatedAddress;
     this.emit('candidate', c.toSdp(), info);
@@ -204,13 +208,14 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
    * candidate arrived first — usual when the remote built its agent earlier — the relay candidate
    * would never be checked. Pair it with the known remote candidates now (filters still apply).
    */
-  #pairLate(c: Candidate): void {
-    const conn = this.#conn as unknown as {
-      protocols: { localCandidate?: Candidate }[];
-      pairLocalProtocol(p: unknown): void;
-    };
-    const protocol = conn.protocols.find((p) => p.localCandidate === c);
-    if (protocol) conn.pairLocalProtocol(protocol);
+  #pairLate(protocol: object): void {
+    (this.#conn as unknown as { pairLocalProtocol(p: object): void }).pairLocalProtocol(protocol);
+  }
+
+  /** The socket (werift "protocol") a local host or relay candidate belongs to. */
+  #protocolOf(c: Candidate): object | undefined {
+    const protocols = (this.#conn as unknown as { protocols: { localCandidate?: Candidate }[] }).protocols;
+    return protocols.find((p) => p.localCandidate === c);
   }
 
   #onLibraryState(state: IceState): void {
@@ -218,10 +223,16 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
     if (state === 'failed' || state === 'disconnected' || state === 'closed') this.#setState(state);
   }
 
-  /** Delivers data only from the nominated pair's protocol and remote address. */
-  #tap(pair: CandidatePair): void {
-    const protocol = pair.protocol as unknown as TappableProtocol;
-    const [rhost, rport] = pair.remoteAddr;
+  /**
+   * Hooks one of the agent's sockets so each datagram is seen with its source address, and
+   * delivers it only if (protocol, source) is a pair that passed an authenticated check in this
+   * session (ICE's valid list, which holds the nominated pair). Not only the nominated pair:
+   * with aggressive nomination werift's two sides can select different pairs (seen in the lab:
+   * A sent host→B-relay while B had selected host→A-relay), and each side sends on its own.
+   */
+  #tapProtocol(p: unknown): void {
+    const protocol = p as TappableProtocol;
+    if (this.#tapped.has(protocol)) return;
     const stamp =
       (orig: DataHandler): DataHandler =>
       (data, addr) => {
@@ -233,14 +244,14 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
         }
       };
     let restore: () => void;
-    if (protocol.transport && protocol.type === 'stun') {
+    if (protocol.type === 'stun' && protocol.transport) {
       const transport = protocol.transport;
       const orig = transport.onData;
       transport.onData = stamp(orig);
       restore = () => {
         transport.onData = orig;
       };
-    } else if (typeof protocol.handleStunMessage === 'function') {
+    } else if (protocol.type === 'turn' && typeof protocol.handleStunMessage === 'function') {
       const orig = protocol.handleStunMessage;
       protocol.handleStunMessage = stamp(orig);
       restore = () => {
@@ -251,15 +262,27 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
       this.#log.warn('ice-data-untappable', { protocol: protocol.type });
       return;
     }
+    this.#tapped.add(protocol);
     const sub = protocol.onDataReceived.subscribe((data) => {
       const src = this.#source;
-      if (!src || src[1] !== rport || stripV4Mapped(src[0]) !== stripV4Mapped(rhost)) return;
-      this.emit('data', data);
+      if (this.#state === 'connected' && src && this.#isValidSource(protocol, src)) this.emit('data', data);
     });
-    this.#untap = () => {
+    this.#untaps.push(() => {
       sub.unSubscribe();
       restore();
-    };
+    });
+  }
+
+  #isValidSource(protocol: TappableProtocol, src: Address): boolean {
+    const host = stripV4Mapped(src[0]);
+    if (host) return true;
+    return this.#conn.checkList.some(
+      (pair) =>
+        pair.state === CandidatePairState.SUCCEEDED &&
+        (pair.protocol as unknown) === protocol &&
+        pair.remoteAddr[1] === src[1] &&
+        stripV4Mapped(pair.remoteAddr[0]) === host,
+    );
   }
 }
 

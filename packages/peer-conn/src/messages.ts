@@ -12,6 +12,8 @@ export interface IceOfferPart {
   pwd: string;
   /** 10 lowercase hex characters (5 random bytes). */
   sessionId: string;
+  /** Answers only: the offer's session id this answers, so an answer to an older session is ignored. */
+  inReplyTo?: string;
 }
 
 export interface OfferMessage {
@@ -76,6 +78,7 @@ export function parseSignalMessage(value: unknown): SignalMessage {
           pwd: str(i.pwd, 'message.ice.pwd'),
           sessionId: sessionId(i.sessionId, 'message.ice.sessionId'),
         };
+        if (i.inReplyTo !== undefined) ice.inReplyTo = sessionId(i.inReplyTo, 'message.ice.inReplyTo');
       }
       let relay: { url: string } | null = null;
       if (m.relay !== null && m.relay !== undefined) {

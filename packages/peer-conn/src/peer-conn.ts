@@ -21,6 +21,7 @@ import { EventEmitter } from 'eventemitter3';
 import PQueue from 'p-queue';
 import { Guard } from './guard.js';
 import {
+  type IceOfferPart,
   LOCAL_CAPABILITIES,
   type OfferMessage,
   parseSignalMessage,
@@ -427,9 +428,10 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     if (remoteSession !== null) this.#remoteIceSession = remoteSession;
 
     const ice = this.#ice;
+    let answerIce: IceOfferPart | undefined;
     if (ice && msg.ice) {
       try {
-        if (isOffer) await ice.onRemoteOffer(msg.ice);
+        if (isOffer) answerIce = await ice.onRemoteOffer(msg.ice);
         else await ice.onRemoteAnswer(msg.ice);
       } catch (err) {
         this.#counters.badMessages++;
@@ -438,19 +440,20 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
       for (const c of msg.candidates ?? []) await this.#applyCandidate(c);
     }
     this.#relayOnOffer();
-    if (isOffer) this.#sendOfferOrAnswer('answer');
+    if (isOffer) this.#sendOfferOrAnswer('answer', answerIce);
     // A new remote session means the remote restarted negotiation: restart our ladder with it.
     if (sessionChanged && !this.#fullyConnected()) this.#guard.kick();
   }
 
-  #sendOfferOrAnswer(type: 'offer' | 'answer'): void {
-    const ice = this.#ice;
+  /** `ice`: what the ICE worker answered to the offer (carries `inReplyTo`); else our current session. */
+  #sendOfferOrAnswer(type: 'offer' | 'answer', ice?: IceOfferPart): void {
+    const worker = this.#ice;
     const home = this.#o.relay?.homeInstanceUrl;
     const msg: OfferMessage = {
       type,
       version: SIGNAL_PROTOCOL_VERSION,
       caps: [...LOCAL_CAPABILITIES],
-      ice: ice && !ice.closed ? ice.localOffer() : null,
+      ice: ice ?? (worker && !worker.closed ? worker.localOffer() : null),
       relay: home ? { url: home } : null,
     };
     if (msg.ice && this.#localCandidates.sessionId === msg.ice.sessionId && this.#localCandidates.list.length > 0) {
@@ -626,6 +629,11 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
       return;
     }
     if (was === false) return;
+    if (slot !== this.#active && !this.#o.endpoint.pathStatus(path)?.probeCapable) {
+      // Without probes a standby carries no traffic at all, so its silence proves nothing.
+      slot.alive = null;
+      return;
+    }
     this.#log.info('path-silent', { kind: slot.kind, active: slot === this.#active });
     // A probe verdict is end-to-end evidence: a silent relay entry is dead whether it is active or
     // a standby (a dead standby would otherwise linger until it is needed: NetBird F-R-5).

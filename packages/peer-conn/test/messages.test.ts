@@ -28,6 +28,12 @@ describe('parseSignalMessage', () => {
     );
   });
 
+  it('keeps an answer\'s inReplyTo and validates it', () => {
+    const answer = { ...offer, type: 'answer', ice: { ...offer.ice, inReplyTo: 'abcdefabcd' } };
+    expect(parseSignalMessage(answer)).toMatchObject({ ice: { inReplyTo: 'abcdefabcd' } });
+    expect(() => parseSignalMessage({ ...answer, ice: { ...offer.ice, inReplyTo: 'nope' } })).toThrow(/inReplyTo/);
+  });
+
   it.each([
     ['not an object', 'hello'],
     ['null', null],

@@ -191,91 +191,90 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   async #connect(signal: AbortSignal | undefined): Promise<void> {
     this.#state = 'connecting';
-    const token = this.#token();
-    const auth = encodeAuth(this.localPeerId, token);
-    const ws = new WebSocket(relayWebSocketUrl(this.url), {
-      perMessageDeflate: false,
-      maxPayload: MAX_MESSAGE_SIZE,
-      ...this.#opts.tls,
-    });
-    ws.binaryType = 'nodebuffer';
-    this.#ws = ws;
-    let phase: 'dial' | 'auth' = 'dial';
+    let ws: WebSocket | undefined;
     let timer: Timer | undefined;
-    const armTimer = (ms: number, what: string, reject: (e: Error) => void) => {
-      timer?.cancel();
-      timer = this.#clock.setTimeout(() => reject(new TimeoutError(`relay ${what} timed out after ${ms} ms`)), ms);
-    };
     let onAbort: (() => void) | undefined;
     try {
-      const instanceUrl = await new Promise<string>((resolve, reject) => {
+      const auth = encodeAuth(this.localPeerId, this.#token());
+      const socket = new WebSocket(relayWebSocketUrl(this.url), {
+        perMessageDeflate: false,
+        maxPayload: MAX_MESSAGE_SIZE,
+        ...this.#opts.tls,
+      });
+      ws = socket;
+      this.#ws = socket;
+      let phase: 'dial' | 'auth' = 'dial';
+      await new Promise<void>((resolve, reject) => {
+        const arm = (ms: number, what: string) => {
+          timer?.cancel();
+          timer = this.#clock.setTimeout(() => reject(new TimeoutError(`relay ${what} timed out after ${ms} ms`)), ms);
+        };
         this.#failConnect = reject;
         onAbort = () => reject(abortReason(signal!));
         if (signal?.aborted) return onAbort();
         signal?.addEventListener('abort', onAbort, { once: true });
-        armTimer(this.#opts.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs, 'dial', reject);
-        ws.on('unexpected-response', (_req, res) => {
+        arm(this.#opts.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs, 'dial');
+        socket.on('unexpected-response', (_req, res) => {
           reject(new RelayConnectError(`relay ${this.url} answered HTTP ${res.statusCode} instead of a WebSocket`));
         });
-        ws.on('error', (err) => {
-          if (phase === 'dial')
+        socket.on('error', (err) => {
+          if (phase === 'dial') {
             reject(new RelayConnectError(`cannot connect to relay ${this.url}: ${err.message}`, { cause: err }));
-          else reject(new RelayAuthError(`relay ${this.url} failed during auth: ${err.message}`, { cause: err }));
+          } else reject(new RelayAuthError(`relay ${this.url} failed during auth: ${err.message}`, { cause: err }));
         });
-        ws.on('close', () => {
+        socket.on('close', () => {
           reject(
             phase === 'dial'
               ? new RelayConnectError(`relay ${this.url} closed the connection while dialling`)
               : new RelayAuthError(`relay ${this.url} closed the connection without an auth reply (token rejected?)`),
           );
         });
-        ws.on('open', () => {
+        socket.on('open', () => {
           phase = 'auth';
-          armTimer(this.#opts.authTimeoutMs ?? DEFAULTS.authTimeoutMs, 'auth reply', reject);
-          ws.send(auth, { binary: true });
+          arm(this.#opts.authTimeoutMs ?? DEFAULTS.authTimeoutMs, 'auth reply');
+          socket.send(auth, { binary: true });
         });
-        ws.once('message', (data: Buffer, isBinary: boolean) => {
-          let msg: ServerMessage;
+        socket.once('message', (data: Buffer, isBinary: boolean) => {
           try {
-            if (!isBinary) throw new RelayAuthError('relay answered auth with a text message');
-            msg = decodeServerMessage(data);
+            this.#established(socket, authReply(data, isBinary));
+            resolve();
           } catch (err) {
-            return reject(
-              err instanceof RelayAuthError
-                ? err
-                : new RelayAuthError(`bad auth reply: ${toError(err).message}`, { cause: err }),
-            );
+            reject(err);
           }
-          if (msg.type !== 'auth-response') return reject(new RelayAuthError(`relay answered auth with ${msg.type}`));
-          resolve(msg.instanceUrl);
         });
       });
-      timer?.cancel();
-      signal?.removeEventListener('abort', onAbort!);
-      this.#failConnect = undefined;
-      if (this.#state !== 'connecting') throw new ClosedError('the relay client was closed while connecting');
-      this.#instanceUrl = instanceUrl;
-      this.#log = this.#log.child({ instance: instanceUrl });
-      ws.removeAllListeners();
-      ws.on('error', (err) => this.#disconnect('socket-closed', err));
-      ws.on('close', () => this.#disconnect('socket-closed'));
-      ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary));
-      this.#state = 'connected';
-      this.#startWatchdog();
-      this.#log.info('relay-connected');
     } catch (err) {
-      timer?.cancel();
-      this.#failConnect = undefined;
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-      ws.removeAllListeners();
-      ws.on('error', () => {});
-      ws.terminate();
+      if (ws) {
+        ws.removeAllListeners();
+        ws.on('error', () => {});
+        ws.terminate();
+      }
       this.#ws = undefined;
       if (this.#state === 'connecting') this.#state = 'idle';
       this.#connecting = undefined;
       this.#log.debug('relay-connect-failed', { error: toError(err) });
       throw err;
+    } finally {
+      timer?.cancel();
+      this.#failConnect = undefined;
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Switches the socket to the connected handlers synchronously inside the auth reply's message event,
+   * so frames that arrived in the same chunk (forwarded transport, say) are not lost.
+   */
+  #established(ws: WebSocket, instanceUrl: string): void {
+    this.#instanceUrl = instanceUrl;
+    this.#log = this.#log.child({ instance: instanceUrl });
+    ws.removeAllListeners();
+    ws.on('error', (err) => this.#disconnect('socket-closed', err));
+    ws.on('close', () => this.#disconnect('socket-closed'));
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary));
+    this.#state = 'connected';
+    this.#startWatchdog();
+    this.#log.info('relay-connected');
   }
 
   #token(): Buffer {
@@ -525,4 +524,17 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     if (this.#state !== 'connected' || !ws) return;
     for (const frame of encodePeerIdList(type, ids)) ws.send(frame, { binary: true });
   }
+}
+
+/** The instance URL from the first server message, which must be an auth response. */
+function authReply(data: Buffer, isBinary: boolean): string {
+  if (!isBinary) throw new RelayAuthError('relay answered auth with a text message');
+  let msg: ServerMessage;
+  try {
+    msg = decodeServerMessage(data);
+  } catch (err) {
+    throw new RelayAuthError(`bad auth reply: ${toError(err).message}`, { cause: err });
+  }
+  if (msg.type !== 'auth-response') throw new RelayAuthError(`relay answered auth with ${msg.type}`);
+  return msg.instanceUrl;
 }

@@ -5,6 +5,7 @@ import {
   decodeClientMessage,
   EarlyMessageBuffer,
   encodeAuth,
+  encodeAuthResponse,
   encodeClose,
   encodeHealthCheck,
   encodePeerIdList,
@@ -51,6 +52,20 @@ describe('RelayClient against a scripted server', () => {
     expect(server.received[0]).toEqual(encodeAuth(PeerId.fromKey(localKey), TOKEN));
     expect(c.instanceUrl).toBe('rel://scripted:1');
     expect(c.connected).toBe(true);
+  });
+
+  it('frames that arrive right behind the auth reply are not lost', async () => {
+    const peer = key();
+    const server = await ScriptedServer.start(() => [
+      encodeAuthResponse('rel://scripted:1'),
+      encodeTransport(PeerId.fromKey(peer), Buffer.from('right behind')),
+      encodeHealthCheck(),
+    ]);
+    const c = await connected(server);
+    await server.frames(2); // the echo of the health check
+    const conn = await open(server, c, peer);
+    const [got] = await onceEvent<[Buffer]>(conn, 'data', { timeoutMs: 5000 });
+    expect(String(got)).toBe('right behind');
   });
 
   it('echoes health checks byte for byte', async () => {
@@ -178,6 +193,23 @@ describe('RelayClient against a scripted server', () => {
     await expect(connected(wrong)).rejects.toMatchObject({ code: 'ERR_RELAY_AUTH' });
     const wrongPath = await ScriptedServer.start(undefined, '/elsewhere');
     await expect(connected(wrongPath)).rejects.toMatchObject({ code: 'ERR_RELAY_CONNECT' });
+  });
+
+  it('a bad token (oversize, or a token function that throws) fails connect with a typed error; a retry can succeed', async () => {
+    const server = await ScriptedServer.start();
+    const tokens: Array<() => Buffer> = [
+      () => Buffer.alloc(171),
+      () => {
+        throw new Error('management unreachable');
+      },
+      () => TOKEN,
+    ];
+    const c = new RelayClient({ url: server.url, localKey: key(), token: () => tokens.shift()!() });
+    clients.push(c);
+    await expect(c.connect()).rejects.toMatchObject({ code: 'ERR_RELAY_PROTOCOL', reason: 'oversize' });
+    await expect(c.connect()).rejects.toThrow('management unreachable');
+    await c.connect();
+    expect(c.connected).toBe(true);
   });
 
   it('a failed connect can be retried on the same client', async () => {

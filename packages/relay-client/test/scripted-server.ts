@@ -13,7 +13,7 @@ export class ScriptedServer {
   #wss: WebSocketServer;
   #onFrame: Array<() => void> = [];
 
-  private constructor(wss: WebSocketServer, reply: ((auth: Buffer) => Buffer | undefined) | undefined) {
+  private constructor(wss: WebSocketServer, reply: ((auth: Buffer) => Buffer | Buffer[] | undefined) | undefined) {
     this.#wss = wss;
     wss.on('connection', (ws) => {
       this.socket = ws;
@@ -21,8 +21,9 @@ export class ScriptedServer {
       ws.on('message', (data: Buffer) => {
         if (this.received.length === 0 && reply) {
           const answer = reply(data);
-          if (answer) ws.send(answer);
-          else ws.terminate();
+          if (!answer) ws.terminate();
+          // Several frames are written in one go, so they tend to share a TCP segment.
+          else for (const frame of [answer].flat()) ws.send(frame);
         }
         this.received.push(data);
         for (const fn of this.#onFrame.splice(0)) fn();
@@ -31,7 +32,7 @@ export class ScriptedServer {
   }
 
   static async start(
-    reply: ((auth: Buffer) => Buffer | undefined) | undefined = () => encodeAuthResponse('rel://scripted:1'),
+    reply: ((auth: Buffer) => Buffer | Buffer[] | undefined) | undefined = () => encodeAuthResponse('rel://scripted:1'),
     path = '/relay',
   ): Promise<ScriptedServer> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path, perMessageDeflate: false });

@@ -15,10 +15,20 @@ async function bind(): Promise<Socket> {
 async function run(size: number, seconds: number, window: number) {
   const wgA = await bind();
   const wgB = await bind();
-  const pathA0 = await UdpPath.open({ remoteHost: '127.0.0.1', remotePort: 9, bindHost: '127.0.0.1', socketBufferBytes: 4 << 20 });
+  const pathA0 = await UdpPath.open({
+    remoteHost: '127.0.0.1',
+    remotePort: 9,
+    bindHost: '127.0.0.1',
+    socketBufferBytes: 4 << 20,
+  });
   const portA = pathA0.localAddress.port;
   pathA0.close();
-  const pathB = await UdpPath.open({ remoteHost: '127.0.0.1', remotePort: portA, bindHost: '127.0.0.1', socketBufferBytes: 4 << 20 });
+  const pathB = await UdpPath.open({
+    remoteHost: '127.0.0.1',
+    remotePort: portA,
+    bindHost: '127.0.0.1',
+    socketBufferBytes: 4 << 20,
+  });
   const pathA = await UdpPath.open({
     remoteHost: '127.0.0.1',
     remotePort: pathB.localAddress.port,
@@ -94,7 +104,9 @@ it('PeerEndpoint forwarding rate (loopback, one process)', { timeout: 60_000 }, 
   const results = [];
   for (const size of [100, 1400]) results.push(await run(size, 3, 256));
   for (const r of results) {
-    console.log(`${r.packetBytes} B packets: ${r.packetsPerSecond} packets/s (${r.mbitPerSecond} Mbit/s) through two PeerEndpoints and one UdpPath hop`);
+    console.log(
+      `${r.packetBytes} B packets: ${r.packetsPerSecond} packets/s (${r.mbitPerSecond} Mbit/s) through two PeerEndpoints and one UdpPath hop`,
+    );
   }
   console.log(JSON.stringify({ bench: 'peer-endpoint-forwarding', results }));
 });

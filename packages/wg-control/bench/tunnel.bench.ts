@@ -11,13 +11,19 @@ async function measure(t: EndpointTunnel, label: string) {
   for (let i = 0; i < 15; i++) {
     if ((await t.lab.exec('peerA', ['ping', '-c', '1', '-W', '1', '-q', t.b.tunnelIp])).code === 0) break;
   }
-  const pingOut = (await t.lab.execOk('peerA', ['ping', '-c', '30', '-i', '0.1', '-q', t.b.tunnelIp], { timeoutMs: 20_000 })).stdout;
+  const pingOut = (
+    await t.lab.execOk('peerA', ['ping', '-c', '30', '-i', '0.1', '-q', t.b.tunnelIp], { timeoutMs: 20_000 })
+  ).stdout;
   const rtt = /= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/.exec(pingOut);
-  const server = t.lab.spawn('peerB', ['iperf3', '-s', '-1', '--forceflush', '-B', t.b.tunnelIp], { name: `iperf3-server:${label}` });
+  const server = t.lab.spawn('peerB', ['iperf3', '-s', '-1', '--forceflush', '-B', t.b.tunnelIp], {
+    name: `iperf3-server:${label}`,
+  });
   try {
     await server.waitForLine(/Server listening/, { timeoutMs: 10_000 });
     const client = await t.lab.execOk('peerA', ['iperf3', '-c', t.b.tunnelIp, '-t', '5', '-J'], { timeoutMs: 30_000 });
-    const report = JSON.parse(client.stdout) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
+    const report = JSON.parse(client.stdout) as {
+      end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } };
+    };
     const endpoints = [
       (await t.a.device.getPeer(t.b.keys.publicKey))!.endpoint,
       (await t.b.device.getPeer(t.a.keys.publicKey))!.endpoint,
@@ -54,7 +60,9 @@ it('tunnel throughput and RTT: through PeerEndpoints vs direct', { timeout: 170_
     console.log(`direct:             ${direct.tcpMbitPerSecond} Mbit/s, ping avg ${direct.pingRttMs?.avg} ms`);
     console.log(`via PeerEndpoints:  ${via.tcpMbitPerSecond} Mbit/s, ping avg ${via.pingRttMs?.avg} ms`);
     console.log(`ratio via/direct:   throughput ${ratio.throughput}, RTT ${ratio.rttAvg}`);
-    console.log(JSON.stringify({ bench: 'tunnel-direct-vs-peer-endpoints', direct, via, ratio, endpointAStats: cpuA.stats }));
+    console.log(
+      JSON.stringify({ bench: 'tunnel-direct-vs-peer-endpoints', direct, via, ratio, endpointAStats: cpuA.stats }),
+    );
   } finally {
     await t.destroy();
   }

@@ -159,8 +159,7 @@ const NONE = '(none)';
 export function parseWgDump(text: string): WgInterfaceState {
   const lines = text.split('\n').filter((l) => l.length > 0);
   const head = lines[0]?.split('\t');
-  if (!head || head.length !== 4)
-    throw new WgProtocolError(`wg dump: bad interface line ${JSON.stringify(lines[0] ?? '')}`);
+  if (head?.length !== 4) throw new WgProtocolError(`wg dump: bad interface line ${JSON.stringify(lines[0] ?? '')}`);
   const num = (what: string, v: string | undefined) => {
     if (v === undefined || !/^\d{1,20}$/.test(v))
       throw new WgProtocolError(`wg dump: ${what} is not a number: ${JSON.stringify(v)}`);

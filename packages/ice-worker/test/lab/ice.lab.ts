@@ -44,13 +44,25 @@ function parse(line: string): Ev | undefined {
   }
 }
 
+/** Peers of the running test (their output is printed on failure with ICE_PEER_DEBUG=1). */
+const peers: Peer[] = [];
+
 async function startPeers(lab: Lab, extra: Record<string, unknown> = {}, extraA: Record<string, unknown> = {}) {
   const ka = generateKeyPair();
   const kb = generateKeyPair();
   const spawn = (ns: 'peerA' | 'peerB', local: string, remote: string, more: Record<string, unknown>) =>
-    new Peer(lab.spawnNode(ns, FIXTURE, [JSON.stringify({ local, remote, ...extra, ...more })], { name: `ice-${ns}` }));
+    new Peer(
+      lab.spawnNode(ns, FIXTURE, [JSON.stringify({ local, remote, ...extra, ...more })], {
+        name: `ice-${ns}`,
+        // ICE_PEER_DEBUG=1 in the test's environment: worker + werift logs on each peer's stderr.
+        ...(process.env.ICE_PEER_DEBUG
+          ? { env: { ...(process.env as Record<string, string>), DEBUG: 'werift-ice*' } }
+          : {}),
+      }),
+    );
   const a = spawn('peerA', ka.publicKey, kb.publicKey, extraA);
   const b = spawn('peerB', kb.publicKey, ka.publicKey, {});
+  peers.push(a, b);
   // Trickle: every local candidate goes to the other side as soon as it is printed.
   for (const [from, to] of [
     [a, b],
@@ -81,7 +93,12 @@ interface Pair {
 
 describe('IceWorker in the lab', () => {
   let lab: Lab | undefined;
-  afterEach(async () => {
+  afterEach(async (ctx) => {
+    if (process.env.ICE_PEER_DEBUG && ctx.task.result?.state === 'fail') {
+      for (const p of peers)
+        console.log(`=== ${p.proc.ns}\n${p.proc.lines.join('\n')}\n${p.proc.stderrLines.join('\n')}`);
+    }
+    peers.length = 0;
     await lab?.destroy();
     lab = undefined;
   });

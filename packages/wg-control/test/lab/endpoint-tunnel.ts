@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { Lab, type LabProcess, type WireguardGoHandle } from '@mesh/lab';
 import type { PeerKey } from '@mesh/core';
+import { Lab, type LabProcess, type WireguardGoHandle } from '@mesh/lab';
 import { generateKeyPair, type PeerEndpointStats, UapiDevice } from '../../src/index.js';
 
 const AGENT = fileURLToPath(new URL('./fixtures/endpoint-agent.mjs', import.meta.url));
@@ -9,7 +9,13 @@ const PATH_PORT_BASE = 40000;
 
 export interface AgentStatus {
   stats: PeerEndpointStats;
-  paths: Array<{ name: string; alive: boolean | null; rttMs: number | null; probeCapable: boolean; counters: { txPackets: number; rxPackets: number } }>;
+  paths: Array<{
+    name: string;
+    alive: boolean | null;
+    rttMs: number | null;
+    probeCapable: boolean;
+    counters: { txPackets: number; rxPackets: number };
+  }>;
 }
 
 export interface Side {
@@ -25,7 +31,10 @@ export interface Side {
   request(cmd: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>>;
   status(): Promise<AgentStatus>;
   /** Resolves with the next agent event of this kind (after `fromLine`) matching `filter`. */
-  nextEvent(event: string, options?: { timeoutMs?: number; fromLine?: number; filter?: (e: Record<string, unknown>) => boolean }): Promise<Record<string, unknown>>;
+  nextEvent(
+    event: string,
+    options?: { timeoutMs?: number; fromLine?: number; filter?: (e: Record<string, unknown>) => boolean },
+  ): Promise<Record<string, unknown>>;
 }
 
 export interface EndpointTunnel {
@@ -61,13 +70,22 @@ export async function createEndpointTunnel(
       ['peerB', '100.64.0.2', lab.addr.natAWan],
     ] as const) {
       const keys = generateKeyPair();
-      const wg = await lab.startWireguardGo(role, { address: `${tunnelIp}/24`, listenPort: WG_PORT, privateKey: keys.privateKey });
+      const wg = await lab.startWireguardGo(role, {
+        address: `${tunnelIp}/24`,
+        listenPort: WG_PORT,
+        privateKey: keys.privateKey,
+      });
       const config = {
         wgPort: WG_PORT,
         probeIntervalMs: options.probeIntervalMs ?? 1000,
         trustWindowMs: options.trustWindowMs ?? 3000,
         socketBufferBytes: options.socketBufferBytes,
-        paths: pathNames.map((name, i) => ({ name, bindPort: PATH_PORT_BASE + i, remoteHost: remoteWan, remotePort: PATH_PORT_BASE + i })),
+        paths: pathNames.map((name, i) => ({
+          name,
+          bindPort: PATH_PORT_BASE + i,
+          remoteHost: remoteWan,
+          remotePort: PATH_PORT_BASE + i,
+        })),
       };
       const agent = lab.spawnNode(role, AGENT, [JSON.stringify(config)], { name: `endpoint-agent:${role}` });
       const ready = JSON.parse(await agent.waitForLine(/"event":"ready"/, { timeoutMs: 10_000 })) as { port: number };

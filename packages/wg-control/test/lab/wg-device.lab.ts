@@ -12,7 +12,11 @@ function env(make: (iface: string) => WgDevice): () => Promise<WgDeviceContractE
     try {
       const remoteKeys = generateKeyPair();
       const a = await lab.startWireguardGo('peerA', { address: '100.64.0.1/24' });
-      const b = await lab.startWireguardGo('peerB', { address: '100.64.0.2/24', listenPort: 51820, privateKey: remoteKeys.privateKey });
+      const b = await lab.startWireguardGo('peerB', {
+        address: '100.64.0.2/24',
+        listenPort: 51820,
+        privateKey: remoteKeys.privateKey,
+      });
       await lab.portForward('natB', { wanPort: 51820 });
       const remote = new UapiDevice(b.ifname);
       return {
@@ -25,7 +29,8 @@ function env(make: (iface: string) => WgDevice): () => Promise<WgDeviceContractE
           addPeer: (cfg) => remote.upsertPeer(cfg),
         },
         localTunnelIp: '100.64.0.1',
-        ping: async () => (await lab.exec('peerA', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '-q', '100.64.0.2'])).code === 0,
+        ping: async () =>
+          (await lab.exec('peerA', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '-q', '100.64.0.2'])).code === 0,
         occupyUdpPort: async () => {
           const agent = await lab.startUdpAgent('peerA');
           return { port: agent.port, release: async () => void (await agent.stop()) };
@@ -39,5 +44,11 @@ function env(make: (iface: string) => WgDevice): () => Promise<WgDeviceContractE
   };
 }
 
-describeWgDeviceContract('UapiDevice (wireguard-go in the lab)', env((iface) => new UapiDevice(iface)));
-describeWgDeviceContract('WgCliDevice (wireguard-go in the lab)', env((iface) => new WgCliDevice(iface)));
+describeWgDeviceContract(
+  'UapiDevice (wireguard-go in the lab)',
+  env((iface) => new UapiDevice(iface)),
+);
+describeWgDeviceContract(
+  'WgCliDevice (wireguard-go in the lab)',
+  env((iface) => new WgCliDevice(iface)),
+);
