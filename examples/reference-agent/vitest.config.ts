@@ -1,3 +1,3 @@
-import { meshVitest } from '../../vitest.base.js';
+import { agentVitest } from './vitest.shared.js';
 
-export default meshVitest('@mesh/reference-agent');
+export default agentVitest('unit');

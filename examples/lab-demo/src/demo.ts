@@ -15,7 +15,14 @@ const STEP_TIMEOUT_MS = 20_000;
 const TUNNEL = { a: '100.64.0.1', b: '100.64.0.2' };
 const PATH_PORT = { a: 40_001, b: 40_002 };
 const WG_PORT = 51_820;
+/** Agent settings: probes every 500 ms, silent after 2 s; first handshake within 6 s; NetBird's 3 min 30 s stale bound. */
 const COMMON = {
+  wgPort: WG_PORT,
+  probeIntervalMs: 500,
+  trustWindowMs: 2_000,
+  firstHandshakeTimeoutMs: 6_000,
+  staleAfterMs: 210_000,
+};
 
 const t0 = Date.now();
 const say = (msg: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s] ${msg}`);
@@ -81,12 +88,6 @@ async function run(lab: Lab): Promise<Record<string, unknown>> {
   );
 
   const agentScript = fileURLToPath(new URL('./peer-agent.js', import.meta.url));
-    wgPort: WG_PORT,
-    probeIntervalMs: 500,
-    trustWindowMs: 2_000,
-    firstHandshakeTimeoutMs: 6_000,
-    staleAfterMs: 210_000,
-  };
   const configA: PeerAgentConfig = {
     ...COMMON,
     ifname: wgA.ifname,

@@ -80,12 +80,7 @@ rl.on('line', (line) => {
       await device.upsertPeer(peerConfig);
       out('rekeyed');
     } else if (cmd.op === 'stats') {
-      out('stats', {
-        endpoint: endpoint.stats,
-        path: path.counters,
-        ignored: path.ignored,
-        sendErrors: path.sendErrors,
-      });
+      out('stats', { endpoint: endpoint.stats, path: path.counters });
     } else if (cmd.op === 'rearm') {
       await watcher.reset();
       out('rearmed');

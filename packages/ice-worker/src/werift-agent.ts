@@ -275,7 +275,6 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
 
   #isValidSource(protocol: TappableProtocol, src: Address): boolean {
     const host = stripV4Mapped(src[0]);
-    if (host) return true;
     return this.#conn.checkList.some(
       (pair) =>
         pair.state === CandidatePairState.SUCCEEDED &&

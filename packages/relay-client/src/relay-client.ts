@@ -101,6 +101,9 @@ interface Entry {
   waiter?: { resolve: () => void; reject: (err: Error) => void };
 }
 
+/** How long close() lets the close message flush before cutting the socket. */
+const CLOSE_FLUSH_MS = 1_000;
+
 type State = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 const DEFAULTS = {
@@ -185,7 +188,14 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     if (this.#state === 'closed' || this.#state === 'disconnected') {
       return Promise.reject(new ClosedError(`relay client for ${this.url} is ${this.#state}; make a new one`));
     }
-    this.#connecting ??= this.#connect(options.signal);
+    if (!this.#connecting) {
+      const attempt = this.#connect(options.signal);
+      this.#connecting = attempt;
+      // A failed attempt may be retried (with a fresh token, say).
+      attempt.catch(() => {
+        if (this.#connecting === attempt) this.#connecting = undefined;
+      });
+    }
     return this.#connecting;
   }
 
@@ -251,7 +261,6 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       }
       this.#ws = undefined;
       if (this.#state === 'connecting') this.#state = 'idle';
-      this.#connecting = undefined;
       this.#log.debug('relay-connect-failed', { error: toError(err) });
       throw err;
     } finally {
@@ -379,7 +388,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       ws.removeAllListeners();
       ws.on('error', () => {});
       if (wasConnected && ws.readyState === WebSocket.OPEN) {
-        ws.send(encodeClose(), { binary: true }, () => ws.terminate());
+        // The close message gets a moment to leave; a socket that cannot take it is cut anyway.
+        const cut = this.#clock.setTimeout(() => ws.terminate(), CLOSE_FLUSH_MS);
+        ws.send(encodeClose(), { binary: true }, () => {
+          cut.cancel();
+          ws.terminate();
+        });
       } else {
         ws.terminate();
       }

@@ -37,6 +37,6 @@ describe('decoder fuzz', () => {
     // Both paths exercised in earnest, in bounded time.
     expect(outcomes.decoded).toBeGreaterThan(20_000);
     expect(outcomes.rejected).toBeGreaterThan(20_000);
-    expect(performance.now() - started).toBeLessThan(15_000);
-  });
+    expect(performance.now() - started).toBeLessThan(45_000); // ~2 s on an idle 2-core box
+  }, 60_000);
 });

@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PeerKey } from '@mesh/core';
 import { generateRelayToken, RelayClient, type RelayConn } from '@mesh/relay-client';
@@ -122,8 +123,18 @@ async function echoLanes(port: number, pairs: number): Promise<{ lanes: Array<[L
   };
 }
 
-/** Windowed flood A→B on every lane for SECONDS; counts payloads received. */
-async function throughput(lanes: Array<[Lane, Lane]>, echo: boolean) {
+/** CPU seconds (user + system) a child has used so far, from /proc (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Windowed flood A→B on every lane for SECONDS; counts payloads received and the server's CPU use. */
+async function throughput(lanes: Array<[Lane, Lane]>, echo: boolean, serverPid: number | undefined) {
   const payload = randomBytes(PAYLOAD);
   let received = 0;
   let running = true;
@@ -143,12 +154,21 @@ async function throughput(lanes: Array<[Lane, Lane]>, echo: boolean) {
     pump();
   }
   const t0 = performance.now();
+  const cpu0 = cpuSeconds(serverPid);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   running = false;
   const secs = (performance.now() - t0) / 1000;
+  const serverCpu = cpuSeconds(serverPid) - cpu0;
+  const serverCpuPct = Math.round((serverCpu / secs) * 100);
   await new Promise((r) => setTimeout(r, 200)); // let in-flight drain before the next phase
   const msgsPerSec = received / secs;
-  return { msgsPerSec: Math.round(msgsPerSec), mbitPerSec: Math.round((msgsPerSec * PAYLOAD * 8) / 1e5) / 10 };
+  return {
+    msgsPerSec: Math.round(msgsPerSec),
+    mbitPerSec: Math.round((msgsPerSec * PAYLOAD * 8) / 1e5) / 10,
+    serverCpuPct,
+    // Load-independent efficiency: messages the server moved per second of its own CPU.
+    msgsPerServerCpuSec: Math.round(received / serverCpu),
+  };
 }
 
 /** One ping in flight per lane: A→B, B replies (relay) / the echo returns (echo); RTT samples. */
@@ -190,7 +210,7 @@ async function main() {
         const isEcho = kind === 'ws-echo';
         // Fresh connections per phase so listeners from one phase never see the other's traffic.
         const t = isEcho ? await echoLanes(echo.port, pairs) : await relayLanes(relay.port, pairs);
-        const tp = await throughput(t.lanes, isEcho);
+        const tp = await throughput(t.lanes, isEcho, (isEcho ? echo : relay).child.pid);
         t.close();
         const l = isEcho ? await echoLanes(echo.port, pairs) : await relayLanes(relay.port, pairs);
         const lat = await latency(l.lanes, isEcho);
@@ -198,7 +218,7 @@ async function main() {
         const row = { kind, pairs, payloadBytes: PAYLOAD, window: WINDOW, ...tp, ...lat };
         results.push(row);
         console.log(
-          `${kind.padEnd(8)} pairs=${String(pairs).padStart(3)}  ${String(tp.msgsPerSec).padStart(7)} msg/s  ${String(tp.mbitPerSec).padStart(7)} Mbit/s  rtt p50 ${lat.rttP50Ms} ms  p99 ${lat.rttP99Ms} ms  (${lat.samples} samples)`,
+          `${kind.padEnd(8)} pairs=${String(pairs).padStart(3)}  ${String(tp.msgsPerSec).padStart(7)} msg/s  ${String(tp.mbitPerSec).padStart(7)} Mbit/s  server cpu ${String(tp.serverCpuPct).padStart(3)}% (${tp.msgsPerServerCpuSec} msg/cpu-s)  rtt p50 ${lat.rttP50Ms} ms  p99 ${lat.rttP99Ms} ms  (${lat.samples} samples)`,
         );
       }
     }

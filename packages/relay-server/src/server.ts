@@ -340,8 +340,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     if (this.#state !== 'running' || path !== RELAY_WS_PATH || !this.#wss) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      socket.destroy();
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
       return;
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
@@ -637,7 +636,9 @@ export function instanceUrlOf(exposedAddress: string, tls: boolean): string {
   if (parts.length > 2 || exposedAddress.length === 0) {
     throw new InvalidArgumentError(`invalid exposed address ${JSON.stringify(exposedAddress)}`);
   }
-  const withScheme = parts.length === 1 ? `${tls ? 'rels' : 'rel'}://${exposedAddress}` : exposedAddress;
+  // Go's url.Parse lowercases the scheme; clients compare instance URLs as exact strings.
+  const withScheme =
+    parts.length === 1 ? `${tls ? 'rels' : 'rel'}://${exposedAddress}` : `${parts[0]!.toLowerCase()}://${parts[1]}`;
   let url: URL;
   try {
     url = new URL(withScheme);

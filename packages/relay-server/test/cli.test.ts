@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
@@ -139,6 +141,47 @@ describe('mesh-relay CLI', () => {
     expect((await Promise.all(lost)).map(([i]) => i.cause)).toEqual(['server-close', 'server-close']);
     expect((await exited)[0]).toBe(0);
     expect(r.lines.some((l) => l.event === 'relay-shutdown' && l.signal === 'SIGTERM')).toBe(true);
+  });
+
+  it('--tls-cert/--tls-key serve wss; an exposed address without a scheme becomes rels://', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-relay-cli-tls-'));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ].concat(['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')]),
+      { stdio: 'ignore' },
+    );
+    const r = run(
+      ['--listen', '127.0.0.1:0', '--secret', SECRET, '--exposed-address', 'relay.test:443'].concat([
+        '--tls-cert',
+        join(dir, 'c.pem'),
+        '--tls-key',
+        join(dir, 'k.pem'),
+      ]),
+    );
+    const listening = await r.waitFor('relay-listening');
+    expect(listening).toMatchObject({ instanceUrl: 'rels://relay.test:443', tls: true });
+    const c = new RelayClient({
+      url: `rels://127.0.0.1:${listening.port}`,
+      localKey: randomKey(),
+      token: generateRelayToken(SECRET),
+      tls: { ca: readFileSync(join(dir, 'c.pem')) },
+    });
+    onCleanup(() => c.close());
+    await c.connect();
+    expect(c.instanceUrl).toBe('rels://relay.test:443');
   });
 
   it('--fault-control exposes the switches over HTTP (and only then)', async () => {

@@ -121,6 +121,9 @@ describe('fault injection (test-only switches)', () => {
     expect(a.closed).toBe(false);
     expect(a.send(Buffer.from('to nobody'))).toBe(true);
     await expect.poll(() => server.metrics().drops['no-route'], { timeout: 5000 }).toBe(1);
+    // Sync point: an online answer for a third peer is queued after anything said about B.
+    const cc = await connectClient(server);
+    await ca.openConn(cc.localKey);
     expect(told).toBe(0);
     expect(server.faults.dropSession(cb.localKey)).toBe(false);
   });

@@ -88,6 +88,7 @@ describe('metrics', () => {
     expect(instanceUrlOf('h:1', false)).toBe('rel://h:1');
     expect(instanceUrlOf('h:1', true)).toBe('rels://h:1');
     expect(instanceUrlOf('rel://h:1', true)).toBe('rel://h:1');
+    expect(instanceUrlOf('RELS://Relay.Example:443', false)).toBe('rels://Relay.Example:443');
     expect(() => instanceUrlOf('http://h:1', false)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => instanceUrlOf('rel://a://b', false)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),

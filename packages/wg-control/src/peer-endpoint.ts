@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import {
   type Clock,
   ClosedError,
@@ -145,6 +145,8 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
     this.wireguardPort = validatePort(options.wireguardPort, 'wireguardPort');
     if (this.wireguardPort === 0) throw new InvalidArgumentError('wireguardPort must not be 0');
     this.host = options.host ?? '127.0.0.1';
+    if (isIP(this.host) === 0)
+      throw new InvalidArgumentError(`PeerEndpoint host must be an IP address, got ${this.host}`);
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ component: 'peer-endpoint' });
     this.#probeMs = nonNegative(options.probeIntervalMs ?? 1000, 'probeIntervalMs');
@@ -188,22 +190,29 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
       type: isIPv6(this.host) ? 'udp6' : 'udp4',
       ...(this.#bufferBytes ? { recvBufferSize: this.#bufferBytes, sendBufferSize: this.#bufferBytes } : {}),
     });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, this.host, () => {
+          // Connected to WireGuard's port: nothing else on the host can inject into the tunnel, and
+          // sends skip the per-datagram address handling.
+          socket.connect(this.wireguardPort, this.host, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+      });
+    } catch (err) {
+      socket.close();
+      throw new InvalidArgumentError(`PeerEndpoint cannot bind ${this.host}: ${(err as NodeJS.ErrnoException).code}`, {
+        cause: err,
+      });
+    }
     socket.on('message', (msg) => this.#fromWireguard(msg));
-    // Send failures towards WireGuard (e.g. ECONNREFUSED after WireGuard went away) arrive here.
+    // Send failures towards WireGuard (e.g. ECONNREFUSED while WireGuard is down) arrive here.
     socket.on('error', (err) => {
       this.#stats.drops.wireguardSendError++;
       this.#log.debug('socket-error', { error: err.message });
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, this.host, () => {
-        // Connected to WireGuard's port: nothing else on the host can inject into the tunnel, and
-        // sends skip the per-datagram address handling.
-        socket.connect(this.wireguardPort, this.host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
     });
     if (this.#stopped) {
       socket.close();

@@ -66,9 +66,9 @@ export class UdpPath extends EventEmitter<DatagramPathEvents> implements Datagra
       ...(bytes ? { recvBufferSize: bytes, sendBufferSize: bytes } : {}),
     });
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', (err) => {
+      socket.once('error', (err: NodeJS.ErrnoException) => {
         socket.close();
-        reject(err);
+        reject(new InvalidArgumentError(`UdpPath cannot bind/connect: ${err.code ?? err.message}`, { cause: err }));
       });
       socket.bind(validatePort(options.bindPort ?? 0, 'bindPort'), options.bindHost ?? (v6 ? '::' : '0.0.0.0'), () => {
         // Connected: the kernel accepts datagrams from the remote only, and sends skip the

@@ -230,6 +230,17 @@ describe('PeerEndpoint', () => {
     expect(() => new PeerEndpoint({ wireguardPort: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
+    expect(() => new PeerEndpoint({ wireguardPort: 1, host: 'localhost' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    // 192.0.2.1 (TEST-NET-1) is not an address of this host: binding fails, typed, nothing left open.
+    await expect(new PeerEndpoint({ wireguardPort: 1, host: '192.0.2.1' }).start()).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
+    const early = new PeerEndpoint({ wireguardPort: 1 });
+    const starting = early.start();
+    early.stop();
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     expect(() => new PeerEndpoint({ wireguardPort: 1, trustWindowMs: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );

@@ -76,7 +76,7 @@ export function describeIceAgentContract(name: string, setup: () => Promise<IceA
       expect(String((await atA)[0])).toBe('pong');
     });
 
-    it('delivers datagrams only from the nominated remote address', async () => {
+    it('delivers datagrams only from remote addresses that passed an ICE check (never a stranger)', async () => {
       const { a, b, hostOf, env } = await make();
       await connectBoth(a, b);
       const heard: string[] = [];

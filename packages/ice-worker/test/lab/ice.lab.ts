@@ -194,4 +194,29 @@ describe('IceWorker in the lab', () => {
     },
     120_000,
   );
+
+  it('symmetric NATs, TURN only at A, every remote candidate known before A allocates: A still checks from its relay candidate', async () => {
+    // Regression for werift 0.25.2 pairing a TURN socket only with remote candidates that arrive
+    // after its allocation: here B's candidates are all buffered at A before A's agent exists, and
+    // the only working path needs A's relay (A must send through it so coturn permits B).
+    lab = await Lab.create({ natA: 'symmetric', natB: 'symmetric' });
+    await lab.startCoturn({ user: 'u', password: 'p' });
+    const server = { host: lab.addr.svc, port: 3478 };
+    const { a, b } = await startPeers(lab, { stun: server }, { turn: { ...server, username: 'u', password: 'p' } });
+    const { offer } = await a.request({ cmd: 'offer' }, 'offer');
+    const { answer } = await b.request({ cmd: 'remote-offer', offer }, 'answer');
+    // Wait until B has trickled host + srflx and A has buffered both, then let A build its agent.
+    await b.next('local-candidate', {
+      filter: (e) => String((e.msg as { candidate: string }).candidate).includes('srflx'),
+    });
+    for (let i = 0; i < 50; i++) {
+      if ((await a.request({ cmd: 'status' }, 'status')).buffered === 2) break;
+    }
+    expect((await a.request({ cmd: 'status' }, 'status')).buffered).toBe(2);
+    await a.request({ cmd: 'remote-answer', answer }, 'answer-taken');
+    const [ca, cb] = await Promise.all([a.next('connected'), b.next('connected')]);
+    expect(ca.kind).toBe('ice-turn');
+    expect(cb.kind).toBe('ice-turn');
+    expect((ca.pair as Pair).local.type).toBe('relay');
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -345,12 +345,44 @@ describe('lab with a symmetric NAT', () => {
       await lab.destroy();
     }
     await lab.destroy(); // idempotent
-    const list = (await import('node:child_process')).execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const list = execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     expect(list).not.toContain(`m${lab.runId}-`);
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(recordPath(lab.runId))).toBe(false);
     await expect(lab.exec('peerA', ['true'])).rejects.toMatchObject({ code: 'ERR_LAB_DESTROYED' });
+  });
+});
+
+describe('a lab that fails while being built', () => {
+  it('removes everything it built (abort in the middle of create)', async () => {
+    const runId = `a${Math.floor(Math.random() * 1e6)}`;
+    const ac = new AbortController();
+    // Abort as soon as our first namespace exists: create is then ~50 commands from done.
+    const watcher = watch('/run/netns', (_e, file) => {
+      if (String(file).startsWith(`m${runId}-`)) ac.abort();
+    });
+    try {
+      const err = await Lab.create({ runId, signal: ac.signal }).catch((e: unknown) => e);
+      expect(hasCode(err, 'ERR_ABORTED')).toBe(true);
+    } finally {
+      watcher.close();
+    }
+    expect(ac.signal.aborted).toBe(true);
+    const list = execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(list).not.toContain(`m${runId}-`);
+    expect(existsSync(recordPath(runId))).toBe(false);
+  });
+
+  it('refuses a run id that is in use, without touching its lab', async () => {
+    const lab = await Lab.create();
+    try {
+      const err = await Lab.create({ runId: lab.runId }).catch((e: unknown) => e);
+      expect(hasCode(err, 'ERR_LAB_INVALID')).toBe(true);
+      await lab.execOk('peerA', ['ping', '-c1', '-W2', lab.addr.svc]);
+    } finally {
+      await lab.destroy();
+    }
   });
 });
 
@@ -389,7 +421,7 @@ describe('teardown when the owner dies', () => {
   }
 
   const labGone = async (runId: string) => {
-    const list = (await import('node:child_process')).execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    const list = execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
     return !list.includes(`m${runId}-`) && !existsSync(recordPath(runId));
   };
   it('an uncaught throw in the owner still removes its lab', async () => {
@@ -432,5 +464,60 @@ describe('teardown when the owner dies', () => {
     } finally {
       await live.destroy();
     }
+  });
+});
+
+describe('CLI', () => {
+  const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let stdout = '';
+      p.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+      p.on('exit', (code) => resolve({ code, stdout }));
+    });
+
+  it('up keeps a lab until down removes it; status shows it with a live owner', async () => {
+    const runId = `c${Math.floor(Math.random() * 1e6)}`;
+    const up = spawn(process.execPath, [cli, 'up', '--run-id', runId, '--natB', 'symmetric'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => up.on('exit', (c) => resolve(c)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        up.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          if (out.includes('is up')) resolve();
+        });
+        up.on('exit', () => reject(new Error(`up exited early: ${out}`)));
+      });
+      const printed = JSON.parse(out.slice(0, out.lastIndexOf('}') + 1)) as {
+        ns: { peerA: string };
+        nat: { natB: string };
+      };
+      expect(printed.ns.peerA).toBe(`m${runId}-peerA`);
+      expect(printed.nat.natB).toBe('symmetric');
+      const status = JSON.parse((await run(['status'])).stdout) as {
+        labs: { runId: string; ownerAlive: boolean; namespaces: string[] }[];
+      };
+      expect(status.labs.find((l) => l.runId === runId)).toMatchObject({ ownerAlive: true });
+      expect(status.labs.find((l) => l.runId === runId)!.namespaces).toHaveLength(6);
+      const down = await run(['down', runId]);
+      expect(down.code).toBe(0);
+      expect(await exited).toBe(0);
+      expect(out).toContain(`lab ${runId} removed`);
+      const list = execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+      expect(list).not.toContain(`m${runId}-`);
+    } finally {
+      up.kill('SIGKILL');
+    }
+  });
+
+  it('unknown commands print the usage and fail', async () => {
+    const r = await run(['bogus']);
+    expect(r.code).toBe(2);
   });
 });

@@ -1,0 +1,9 @@
+export { type Agent, type RunAgentOptions, runAgent } from './agent.js';
+export { type AgentConfig, DEFAULT_TUNING, type InterfaceMode, loadConfig, type ParseOptions, parseConfig } from './config.js';
+export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer, requestStatus } from './control.js';
+export { AgentErrorCodes, ConfigError, ControlError, InterfaceError, UsageError } from './errors.js';
+export { type OpenInterfaceOptions, openInterface, type WgInterface } from './interface.js';
+export { genkey, pubkey } from './keys.js';
+export { MetricsServer, renderMetrics } from './metrics.js';
+export { type AgentSignaler, type MinimalAgent, type MinimalAgentOverrides, runMinimalAgent } from './minimal.js';
+export { type AgentStatus, collectStatus, formatStatusTable, handshakeAgeSec, type PeerStatus } from './status.js';

@@ -1,0 +1,110 @@
+import { type Clock, JsonLinesLogger, type Logger, systemClock } from '@mesh/core';
+import { SignalClient } from '@mesh/example-signal';
+import { IceWorker, type IceWorkerOptions, weriftAgentFactory } from '@mesh/ice-worker';
+import { PeerConn, type Signaler } from '@mesh/peer-conn';
+import { generateRelayToken } from '@mesh/relay-client';
+import { RelayManager } from '@mesh/relay-manager';
+import { PeerEndpoint, UapiDevice, type WgDevice } from '@mesh/wg-control';
+import type { AgentConfig } from './config.js';
+
+/** A signaling client the agent starts and stops (`SignalClient` from `@mesh/example-signal`). */
+export type AgentSignaler = Signaler & { start(): void; stop(): Promise<void> };
+
+export interface MinimalAgent {
+  readonly relays: RelayManager | null;
+  readonly signaler: AgentSignaler;
+  readonly peers: readonly PeerConn[];
+  stop(): Promise<void>;
+}
+
+/** Test seams; an agent leaves them all unset. */
+export interface MinimalAgentOverrides {
+  device?: WgDevice;
+  signaler?: AgentSignaler;
+  logger?: Logger;
+  clock?: Clock;
+  ice?: Partial<IceWorkerOptions>;
+}
+
+/**
+ * The core loop of mesh-agent: config → WireGuard device → relay manager → signaling → one
+ * PeerConn per peer. The WireGuard interface must exist (see `openInterface`); everything else
+ * repairs itself from here on. `stop()` removes our peers from WireGuard and closes every path.
+ */
+export async function runMinimalAgent(config: AgentConfig, overrides: MinimalAgentOverrides = {}): Promise<MinimalAgent> {
+  const { privateKey, publicKey: localKey, tuning } = config;
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.logger ?? new JsonLinesLogger({ level: tuning.logLevel });
+  const wgPort = config.interface.listenPort;
+
+  // 1. WireGuard: our key and listen port, once. Peers get a fixed 127.0.0.1 endpoint each (step 4).
+  const device = overrides.device ?? new UapiDevice(config.interface.name);
+  await device.setPrivateKey(privateKey);
+  await device.setListenPort(wgPort);
+
+  // 2. Relays: race the URLs for a home relay. Not awaited: while none answers, the manager keeps
+  //    trying and ICE can connect meanwhile; PeerConns re-offer when the home appears.
+  const relay = config.relay;
+  const relays =
+    relay &&
+    new RelayManager({
+      urls: relay.urls,
+      token: relay.token ?? (() => generateRelayToken(relay.secret!).toString('base64')),
+      localKey,
+      clock,
+      logger: log,
+    });
+  relays?.start().catch((error: unknown) => log.warn('relay-unavailable', { error }));
+
+  // 3. Signaling: offers, answers and candidates, sealed end to end between the two peers' keys.
+  const signaler = overrides.signaler ?? new SignalClient({ url: config.signal.url, privateKey, clock, logger: log });
+  signaler.start();
+
+  // 4. One PeerConn per peer. ICE never uses the overlay: it must not run through its own tunnel.
+  const excludedAddresses = [config.interface.address, ...config.peers.flatMap((p) => p.allowedIps)];
+  const peers = config.peers.map(
+    ({ publicKey: remoteKey, allowedIps }) =>
+      new PeerConn({
+        localKey,
+        remoteKey,
+        device,
+        relay: relays,
+        signaler,
+        allowedIps,
+        clock,
+        logger: log,
+        persistentKeepaliveSec: tuning.persistentKeepaliveSec,
+        watcher: { firstHandshakeTimeoutMs: tuning.firstHandshakeTimeoutMs, staleAfterMs: tuning.staleAfterMs },
+        endpoint: new PeerEndpoint({
+          wireguardPort: wgPort,
+          probeIntervalMs: tuning.probeIntervalMs,
+          trustWindowMs: tuning.trustWindowMs,
+          clock,
+          logger: log,
+        }),
+        iceWorkerFactory: () =>
+          new IceWorker({
+            localKey,
+            remoteKey,
+            ...(config.ice.stun ? { stun: config.ice.stun } : {}),
+            ...(config.ice.turn ? { turn: config.ice.turn } : {}),
+            excludedAddresses,
+            agentFactory: weriftAgentFactory,
+            clock,
+            logger: log,
+            ...overrides.ice,
+          }),
+      }),
+  );
+  const stop = async () => {
+    await Promise.all(peers.map((p) => p.stop()));
+    await Promise.all([relays?.stop(), signaler.stop()]);
+  };
+  const started = await Promise.allSettled(peers.map((p) => p.start()));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { relays, signaler, peers, stop };
+}

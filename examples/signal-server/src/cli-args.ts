@@ -1,0 +1,57 @@
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError, type LogLevel } from '@mesh/core';
+
+export const USAGE = `usage: mesh-signal --listen HOST:PORT [--register-timeout MS] [--max-message-bytes N] [--log-level LEVEL]
+  Logs are JSON lines on stdout; SIGTERM/SIGINT close every connection and exit 0.`;
+
+export interface CliConfig {
+  host: string;
+  port: number;
+  registerTimeoutMs?: number;
+  maxMessageBytes?: number;
+  logLevel: LogLevel;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
+/** Parses the command line; throws InvalidArgumentError with a message fit for the user. */
+export function parseCliArgs(argv: string[]): CliConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        'register-timeout': { type: 'string' },
+        'max-message-bytes': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+    }) as { values: Record<string, string | undefined> });
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  if (!values.listen) throw new InvalidArgumentError('--listen is required');
+  // HOST:PORT, IPv6 as [::1]:PORT.
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(values.listen);
+  if (!m || Number(m[3]) > 65535) {
+    throw new InvalidArgumentError(`--listen must be HOST:PORT, got ${JSON.stringify(values.listen)}`);
+  }
+  const logLevel = values['log-level'] ?? 'info';
+  if (!LEVELS.includes(logLevel)) throw new InvalidArgumentError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  const config: CliConfig = { host: (m[1] ?? m[2])!, port: Number(m[3]), logLevel: logLevel as LogLevel };
+  const registerTimeoutMs = positiveInt(values['register-timeout'], '--register-timeout');
+  if (registerTimeoutMs !== undefined) config.registerTimeoutMs = registerTimeoutMs;
+  const maxMessageBytes = positiveInt(values['max-message-bytes'], '--max-message-bytes');
+  if (maxMessageBytes !== undefined) config.maxMessageBytes = maxMessageBytes;
+  return config;
+}
+
+function positiveInt(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) <= 0) {
+    throw new InvalidArgumentError(`${flag} must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}

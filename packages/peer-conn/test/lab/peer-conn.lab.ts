@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MeshLab, measureRecovery, type Trial, waitForProbes } from './mesh-lab.js';
+
+// PeerConn on real components (issue 5 §3): wireguard-go, werift, the relay server CLI, coturn.
+// Build first: `tools/with-node npx nx run-many -t build -p @mesh/peer-conn @mesh/relay-server @mesh/lab`.
+// Bounds are generous on purpose (recovered within 30 s, tear-downs ≤ 2); the numbers are printed
+// as JSON lines ({"scenario":...}) for the report, and bench/recovery.ts repeats them 10×.
+// PEER_CONN_LAB_DEBUG=1 prints both agents' output when a test fails.
+
+let ml: MeshLab | undefined;
+afterEach(async (ctx) => {
+  if (ml && process.env.PEER_CONN_LAB_DEBUG && ctx.task.result?.state === 'fail') {
+    for (const agent of [ml.a, ml.b]) {
+      console.log(`=== ${agent?.role}\n${agent?.proc.lines.join('\n')}\n${agent?.proc.stderrLines.join('\n')}`);
+    }
+  }
+  await ml?.destroy();
+  ml = undefined;
+});
+
+const ICE = new Set(['ice-direct', 'ice-turn']);
+/** The duration of a fault or storm (the scenario's own clock, never a wait for something to happen). */
+const holdFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const report = (t: Trial | Record<string, unknown>) => console.log(JSON.stringify(t));
+
+async function upOnIce(m: MeshLab): Promise<void> {
+  await m.until((s) => s.active === 'ice-direct' && s.standby.includes('relay'), 30_000, 'ice-direct with relay standby');
+  await m.startMonitor();
+}
+
+async function upOnRelay(m: MeshLab): Promise<void> {
+  await m.until((s) => s.active === 'relay', 30_000, 'relay active');
+  await m.startMonitor();
+}
+
+describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)', () => {
+  it('a. comes up ice-direct behind two cone NATs, with the relay as warm standby', async () => {
+    ml = await MeshLab.create();
+    const t0 = Date.now();
+    await upOnIce(ml);
+    const [sa, sb] = await ml.statuses();
+    report({ scenario: 'a-ice-direct', upMs: Date.now() - t0, a: sa.counters, b: sb.counters });
+    expect(sa.controller).not.toBe(sb.controller);
+    expect(sa.relay.open && sb.relay.open).toBe(true);
+    expect(sa.counters.relayTeardowns + sb.counters.relayTeardowns).toBe(0);
+    expect(sa.lastHandshakeAt).toBeGreaterThan(0);
+  });
+
+  it('a. comes up on the relay alone when natA blocks all UDP', async () => {
+    ml = await MeshLab.create({ udpBlocked: true });
+    const t0 = Date.now();
+    await upOnRelay(ml);
+    const [sa, sb] = await ml.statuses();
+    report({ scenario: 'a-relay-only', upMs: Date.now() - t0, a: sa.counters, b: sb.counters });
+    expect(ICE.has(sa.active) || ICE.has(sb.active)).toBe(false);
+    expect(sa.counters.relayTeardowns + sb.counters.relayTeardowns).toBe(0);
+    await waitForProbes(ml.monitor!, 10, 5_000);
+  });
+
+  it('b. relay path: natA public IP rotated + conntrack -F → recovered on the relay', async () => {
+    ml = await MeshLab.create({ udpBlocked: true });
+    await upOnRelay(ml);
+    const lab = ml.lab;
+    const t = await measureRecovery(ml, 'b-relay-ip-rotation', async () => {
+      await lab.rotatePublicIp('natA');
+      await lab.conntrackFlush('natA');
+    });
+    report(t);
+    expect(t.after).toEqual({ a: 'relay', b: 'relay' });
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+  });
+
+  it('c. ICE path: natA public IP rotated + conntrack -F → recovered, new ICE session on both sides', async () => {
+    ml = await MeshLab.create();
+    await upOnIce(ml);
+    const lab = ml.lab;
+    const [sa, sb] = await ml.statuses();
+    const t = await measureRecovery(ml, 'c-ice-ip-rotation', async () => {
+      await lab.rotatePublicIp('natA');
+      await lab.conntrackFlush('natA');
+    });
+    const t1 = Date.now();
+    const [sa1, sb1] = await ml.until((s) => s.active === 'ice-direct', 30_000, 'back on ice-direct');
+    report({ ...t, backOnIceAfterMs: Date.now() - t1 + t.recoveredAfterMs, sessions: [sa1.ice, sb1.ice] });
+    expect(sa1.ice.localSessionId).not.toBe(sa.ice.localSessionId);
+    expect(sb1.ice.localSessionId).not.toBe(sb.ice.localSessionId);
+    expect(t.sessionsRotated.a).toBeGreaterThanOrEqual(1);
+    expect(t.sessionsRotated.b).toBeGreaterThanOrEqual(1);
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+  });
+
+  it("d. the relay server drops A's session silently while B keeps its entry → recovered (stale → close → reopen)", async () => {
+    ml = await MeshLab.create({ udpBlocked: true });
+    await upOnRelay(ml);
+    const m = ml;
+    const t = await measureRecovery(m, 'd-relay-session-dropped', () => m.dropRelaySession('peerA'));
+    report(t);
+    expect(t.after).toEqual({ a: 'relay', b: 'relay' });
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+    // A lost its server connection (relay-disconnected); B's entry went silent and was replaced.
+    expect(t.staleMarked.a.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('e. relay server restart while on the relay → recovered', async () => {
+    ml = await MeshLab.create({ udpBlocked: true });
+    await upOnRelay(ml);
+    const m = ml;
+    const t = await measureRecovery(m, 'e-relay-restart', () => m.restartRelay());
+    report(t);
+    expect(t.after).toEqual({ a: 'relay', b: 'relay' });
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+  });
+
+  it('f. UDP blocked for 60 s while on ICE → relay within seconds, back to ICE within 60 s of unblocking', async () => {
+    ml = await MeshLab.create();
+    await upOnIce(ml);
+    const lab = ml.lab;
+    const t = await measureRecovery(ml, 'f-udp-blocked', () => lab.blockUdp('natA', true, { all: true }));
+    expect(t.after).toEqual({ a: 'relay', b: 'relay' });
+    // The fault lasts 60 s in all: this wait is the scenario's duration, not a wait for an event.
+    await holdFor(Math.max(0, 60_000 - t.recoveredAfterMs - 2_000));
+    const offersDuringBlock = (await ml.statuses()).map((s) => s.counters.offersSent);
+    await lab.blockUdp('natA', false, { all: true });
+    const unblockedAt = Date.now();
+    await ml.until((s) => s.active === 'ice-direct', 60_000, 'back on ice-direct');
+    const backMs = Date.now() - unblockedAt;
+    const mark = ml.monitor!.outages().length;
+    report({ ...t, backOnIceAfterMs: backMs, offersDuringBlock, outagesOnReturn: ml.monitor!.outages().slice(mark) });
+    expect(backMs).toBeLessThan(60_000);
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+  }, 240_000);
+
+  it('g. offer storm: both sides offer every 100 ms for 60 s on a healthy tunnel → no outage, zero tear-downs', async () => {
+    ml = await MeshLab.create();
+    await upOnIce(ml);
+    const [sa, sb] = await ml.statuses();
+    const before = ml.monitor!.outages().length;
+    const a = ml.a;
+    const b = ml.b;
+    const storm = setInterval(() => {
+      a.proc.send({ cmd: 'offer' });
+      b.proc.send({ cmd: 'offer' });
+    }, 100);
+    try {
+      await holdFor(60_000);
+    } finally {
+      clearInterval(storm);
+    }
+    await waitForProbes(ml.monitor!, 10, 5_000);
+    const [sa1, sb1] = await ml.statuses();
+    const d = (k: 'offersSent' | 'offersReceived' | 'relayTeardowns' | 'relayOpens') =>
+      sa1.counters[k] - sa.counters[k] + sb1.counters[k] - sb.counters[k];
+    const outages = ml.monitor!.outages().slice(before);
+    report({
+      scenario: 'g-offer-storm',
+      offers: d('offersSent'),
+      offersReceived: d('offersReceived'),
+      teardowns: d('relayTeardowns'),
+      relayOpens: d('relayOpens'),
+      outages,
+      after: [sa1.active, sb1.active],
+    });
+    expect(d('offersReceived')).toBeGreaterThan(600);
+    expect(d('relayTeardowns')).toBe(0);
+    expect(d('relayOpens')).toBe(0);
+    expect(outages).toEqual([]);
+    expect([sa1.active, sb1.active]).toEqual(['ice-direct', 'ice-direct']);
+  }, 180_000);
+});
