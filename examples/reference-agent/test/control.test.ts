@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -115,11 +115,12 @@ describe('control socket', () => {
       message: expect.stringContaining('(ENOENT): is it running?'),
     });
     const silentPath = join(dir, 'silent.sock');
-    const silent = createServer(() => {});
+    const held: Socket[] = [];
+    const silent = createServer((s) => held.push(s));
     await new Promise<void>((r) => silent.listen(silentPath, r));
     cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
     await expect(requestStatus(silentPath, { timeoutMs: 200 })).rejects.toThrow('no answer from the agent');
-    silent.closeAllConnections?.();
+    for (const s of held) s.destroy();
     const liarPath = join(dir, 'liar.sock');
     const liar = createServer((s) => s.end('not json\n'));
     await new Promise<void>((r) => liar.listen(liarPath, r));

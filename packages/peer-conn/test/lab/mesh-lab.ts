@@ -99,8 +99,11 @@ export class Agent {
 }
 
 export interface MeshLabOptions {
-  /** Block all UDP through natA (incl. STUN/TURN to svc) before the agents start: relay only. */
-  udpBlocked?: boolean;
+  /**
+   * Before the agents start, natA blocks all UDP (STUN/TURN included) and TCP to coturn: only the
+   * relay server is left. (UDP alone is not enough: werift falls back to TURN over TCP → ice-turn.)
+   */
+  relayOnly?: boolean;
   /** Agent log level (default info). */
   logLevel?: string;
 }
@@ -138,7 +141,10 @@ export class MeshLab {
       name: 'signal-relay',
     });
     await this.signal.waitForLine(/"ev":"listening"/);
-    if (options.udpBlocked) await lab.blockUdp('natA', true, { all: true });
+    if (options.relayOnly) {
+      await lab.blockUdp('natA', true, { all: true });
+      await this.blockTurnTcp(true);
+    }
     const ka = generateKeyPair();
     const kb = generateKeyPair();
     const side = async (role: 'peerA' | 'peerB', self: KeyPair, remote: KeyPair, ip: string, remoteIp: string) => {
@@ -188,6 +194,12 @@ export class MeshLab {
     );
     await proc.waitForLine(/relay-fault-control/);
     return proc;
+  }
+
+  /** Drops TCP from peerA to coturn at natA (werift's TURN-over-TCP fallback). */
+  async blockTurnTcp(on: boolean): Promise<void> {
+    const rule = ['FORWARD', '-p', 'tcp', '--dport', '3478', '-j', 'DROP'];
+    await this.lab.execOk('natA', ['iptables', on ? '-I' : '-D', ...rule]);
   }
 
   /** Restarts the relay server (SIGTERM: it says goodbye to every peer) on the same address. */

@@ -46,8 +46,8 @@ describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)'
     expect(sa.lastHandshakeAt).toBeGreaterThan(0);
   });
 
-  it('a. comes up on the relay alone when natA blocks all UDP', async () => {
-    ml = await MeshLab.create({ udpBlocked: true });
+  it('a. comes up on the relay alone when natA blocks all UDP and TURN/TCP', async () => {
+    ml = await MeshLab.create({ relayOnly: true });
     const t0 = Date.now();
     await upOnRelay(ml);
     const [sa, sb] = await ml.statuses();
@@ -58,7 +58,7 @@ describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)'
   });
 
   it('b. relay path: natA public IP rotated + conntrack -F → recovered on the relay', async () => {
-    ml = await MeshLab.create({ udpBlocked: true });
+    ml = await MeshLab.create({ relayOnly: true });
     await upOnRelay(ml);
     const lab = ml.lab;
     const t = await measureRecovery(ml, 'b-relay-ip-rotation', async () => {
@@ -90,7 +90,7 @@ describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)'
   });
 
   it("d. the relay server drops A's session silently while B keeps its entry → recovered (stale → close → reopen)", async () => {
-    ml = await MeshLab.create({ udpBlocked: true });
+    ml = await MeshLab.create({ relayOnly: true });
     await upOnRelay(ml);
     const m = ml;
     const t = await measureRecovery(m, 'd-relay-session-dropped', () => m.dropRelaySession('peerA'));
@@ -102,7 +102,7 @@ describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)'
   });
 
   it('e. relay server restart while on the relay → recovered', async () => {
-    ml = await MeshLab.create({ udpBlocked: true });
+    ml = await MeshLab.create({ relayOnly: true });
     await upOnRelay(ml);
     const m = ml;
     const t = await measureRecovery(m, 'e-relay-restart', () => m.restartRelay());
