@@ -60,8 +60,10 @@ describe('registration proves possession of the private key', () => {
     for (const publicKey of [keyPair().publicKey.base64, PeerKey.fromBytes(new Uint8Array(32)).base64]) {
       const raw = await rawSocket(server.url);
       await raw.next();
+      const rejected = onceEvent<[{ cause: string }]>(server, 'rejected', DEADLINE);
       raw.ws.send(JSON.stringify({ type: 'register', publicKey, mac: randomBytes(32).toString('base64') }));
       expect((await raw.closed).code).toBe(CloseCodes.AUTH_FAILED);
+      expect((await rejected)[0].cause).toBe('auth-failed');
     }
     expect(server.stats().rejected['auth-failed']).toBe(2);
   });
@@ -127,14 +129,16 @@ describe('the server cannot forge', () => {
     const a = keyPair();
     const b = await startClient(evil.url);
     const c = await startClient(evil.url);
-    await c.send(b.publicKey, OFFER);
-    const r = rejection(b);
-    // Also deliver the genuine one, so the test sees B accepts C's real frames over this server.
+    // B accepts C's genuine frame over this server...
     const genuine = collect(b, 1);
+    await c.send(b.publicKey, OFFER);
+    expect((await genuine)[0][0].equals(c.publicKey)).toBe(true);
+    // ...but not the same box once the server says it comes from A.
+    const r = rejection(b);
     const captured = JSON.parse(evil.forwarded[0]!.frame) as { box: string };
     evil.inject(b.publicKey.base64, { from: a.publicKey.base64, box: captured.box });
-    expect((await r).reason).toBe('bad-sender');
-    expect((await genuine)[0][0].equals(c.publicKey)).toBe(true);
+    expect(await r).toMatchObject({ reason: 'bad-sender' });
+    expect(b.stats()).toMatchObject({ received: 1, rejected: { 'bad-sender': 1 } });
   });
 
   it('a tampered ciphertext, nonce or timestamp is rejected: bad-tag; a box for someone else: bad-recipient', async () => {
@@ -230,8 +234,10 @@ describe('garbage from clients', () => {
     for (const [i, j] of junk.entries()) {
       const raw = j.registerFirst ? await rawRegister(server.url, registered.privateKey) : await rawSocket(server.url);
       await raw.next(); // challenge, or registered
+      const ended = onceEvent(server, j.registerFirst ? 'unregistered' : 'rejected', DEADLINE);
       raw.ws.send(j.send);
       expect((await raw.closed).code, `junk #${i}`).toBe(j.code);
+      await ended;
       // After each one, the healthy pair still talks.
       const got = collect(b, 1);
       await a.send(b.publicKey, OFFER);
