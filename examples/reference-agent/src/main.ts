@@ -78,11 +78,12 @@ async function command(argv: string[], io: CliIo): Promise<number> {
       await agent.stop();
       return 0;
     }
-    case undefined:
     case 'help':
     case '--help':
       io.stdout(USAGE);
-      return cmd === undefined ? 2 : 0;
+      return 0;
+    case undefined:
+      throw new UsageError('no command given');
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
   }

@@ -52,6 +52,21 @@ function exchange(path: string, request: string): Promise<string> {
   });
 }
 
+/** A bare unix-socket server standing in for a broken agent; cleanup drops its connections. */
+async function rawServer(path: string, onConnection: (s: Socket) => void): Promise<void> {
+  const held = new Set<Socket>();
+  const server = createServer((s) => {
+    held.add(s);
+    s.on('error', () => {});
+    onConnection(s);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  cleanups.push(() => {
+    for (const s of held) s.destroy();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+}
+
 function io(stdin = ''): CliIo & { out: string; err: string } {
   const r = {
     out: '',
@@ -115,16 +130,10 @@ describe('control socket', () => {
       message: expect.stringContaining('(ENOENT): is it running?'),
     });
     const silentPath = join(dir, 'silent.sock');
-    const held: Socket[] = [];
-    const silent = createServer((s) => held.push(s));
-    await new Promise<void>((r) => silent.listen(silentPath, r));
-    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    await rawServer(silentPath, () => {});
     await expect(requestStatus(silentPath, { timeoutMs: 200 })).rejects.toThrow('no answer from the agent');
-    for (const s of held) s.destroy();
     const liarPath = join(dir, 'liar.sock');
-    const liar = createServer((s) => s.end('not json\n'));
-    await new Promise<void>((r) => liar.listen(liarPath, r));
-    cleanups.push(() => new Promise<void>((r) => liar.close(() => r())));
+    await rawServer(liarPath, (s) => s.end('not json\n'));
     await expect(requestStatus(liarPath)).rejects.toThrow('malformed reply');
   });
 });

@@ -3,6 +3,7 @@ import { type Logger, onceEvent, PeerKey, silentLogger } from '@mesh/core';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { SignalClient, type SignalClientOptions } from '../src/client.js';
+import { answerChallenge, identityFromPrivateKey } from '../src/crypto.js';
 import { SignalServer, type SignalServerOptions } from '../src/server.js';
 
 /** A fresh WireGuard key pair: base64 private key (as `wg genkey`) and its PeerKey. */
@@ -100,4 +101,21 @@ export function collect(client: SignalClient, count: number): Promise<Array<[Pee
     };
     client.on('message', on);
   });
+}
+
+/** The register frame answering `challenge` with a proof for `privateKey`, claiming `claim` (default: its own key). */
+export function registerFrame(privateKey: string, challenge: Record<string, unknown>, claim?: PeerKey): string {
+  const identity = identityFromPrivateKey(privateKey);
+  const mac = answerChallenge(identity, {
+    ephemeralPublic: Buffer.from(String(challenge.ephemeralKey), 'base64'),
+    nonce: Buffer.from(String(challenge.nonce), 'base64'),
+  });
+  return JSON.stringify({ type: 'register', publicKey: (claim ?? identity.publicKey).base64, mac: mac.toString('base64') });
+}
+
+/** A raw socket that answered the server's challenge (see registerFrame); the reply is its next frame. */
+export async function rawRegister(url: string, privateKey: string, claim?: PeerKey) {
+  const raw = await rawSocket(url);
+  raw.ws.send(registerFrame(privateKey, await raw.next(), claim));
+  return raw;
 }

@@ -41,8 +41,9 @@ export class MaliciousServer {
     });
   }
 
-  static async start(): Promise<MaliciousServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  /** `autoPong: false` makes a server that never answers pings (a half-open connection, seen from the client). */
+  static async start(options: { autoPong?: boolean } = {}): Promise<MaliciousServer> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, ...options });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     const s = new MaliciousServer(wss);
     onCleanup(() => s.close());

@@ -3,9 +3,9 @@ import { FakeClock, onceEvent, PeerKey } from '@mesh/core';
 import type { SignalMessage } from '@mesh/peer-conn';
 import { describe, expect, it } from 'vitest';
 import type { SignalClient } from '../src/client.js';
-import { answerChallenge, identityFromPrivateKey, Sealer } from '../src/crypto.js';
+import { identityFromPrivateKey, Sealer } from '../src/crypto.js';
 import { CloseCodes } from '../src/wire.js';
-import { collect, DEADLINE, keyPair, rawSocket, startClient, startServer } from './helpers.js';
+import { collect, DEADLINE, keyPair, rawRegister, rawSocket, registerFrame, startClient, startServer } from './helpers.js';
 import { MaliciousServer } from './malicious-server.js';
 
 const OFFER: SignalMessage = {
@@ -19,20 +19,6 @@ const OFFER: SignalMessage = {
 
 type Rejection = { from?: PeerKey; reason: string };
 const rejection = (c: SignalClient) => onceEvent<[Rejection]>(c, 'rejected', DEADLINE).then(([r]) => r);
-
-/** Registers a raw socket by proving `privateKey`, claiming `claim` (default: its own public key). */
-async function rawRegister(url: string, privateKey: string, claim?: PeerKey) {
-  const raw = await rawSocket(url);
-  const challenge = (await raw.next()) as { ephemeralKey: string; nonce: string };
-  const identity = identityFromPrivateKey(privateKey);
-  const mac = answerChallenge(identity, {
-    ephemeralPublic: Buffer.from(challenge.ephemeralKey, 'base64'),
-    nonce: Buffer.from(challenge.nonce, 'base64'),
-  });
-  const publicKey = (claim ?? identity.publicKey).base64;
-  raw.ws.send(JSON.stringify({ type: 'register', publicKey, mac: mac.toString('base64') }));
-  return raw;
-}
 
 describe('registration proves possession of the private key', () => {
   it('accepts a correct proof', async () => {
@@ -72,12 +58,7 @@ describe('registration proves possession of the private key', () => {
     const server = await startServer();
     const k = keyPair();
     const first = await rawSocket(server.url);
-    const ch = (await first.next()) as { ephemeralKey: string; nonce: string };
-    const mac = answerChallenge(identityFromPrivateKey(k.privateKey), {
-      ephemeralPublic: Buffer.from(ch.ephemeralKey, 'base64'),
-      nonce: Buffer.from(ch.nonce, 'base64'),
-    });
-    const register = JSON.stringify({ type: 'register', publicKey: k.publicKey.base64, mac: mac.toString('base64') });
+    const register = registerFrame(k.privateKey, await first.next());
     const second = await rawSocket(server.url);
     await second.next();
     second.ws.send(register);
@@ -94,7 +75,7 @@ describe('the server cannot read', () => {
     const delivered = collect(b, 1);
     await a.send(b.publicKey, OFFER);
     const [{ frame }] = await forwarded;
-    expect((await delivered)[0][1]).toEqual(OFFER); // it did carry the offer
+    expect((await delivered)[0]![1]).toEqual(OFFER); // it did carry the offer
     const envelope = JSON.parse(frame) as { type: string; from: string; box: string };
     expect(Object.keys(envelope).sort()).toEqual(['box', 'from', 'type']);
     const box = Buffer.from(envelope.box, 'base64');
@@ -132,7 +113,7 @@ describe('the server cannot forge', () => {
     // B accepts C's genuine frame over this server...
     const genuine = collect(b, 1);
     await c.send(b.publicKey, OFFER);
-    expect((await genuine)[0][0].equals(c.publicKey)).toBe(true);
+    expect((await genuine)[0]![0].equals(c.publicKey)).toBe(true);
     // ...but not the same box once the server says it comes from A.
     const r = rejection(b);
     const captured = JSON.parse(evil.forwarded[0]!.frame) as { box: string };
@@ -190,7 +171,7 @@ describe('the server cannot forge', () => {
     }
     const got = collect(b, 1);
     await a.send(b.publicKey, OFFER);
-    expect((await got)[0][1]).toEqual(OFFER);
+    expect((await got)[0]![1]).toEqual(OFFER);
     expect(b.stats().rejected.malformed).toBe(3);
     expect(b.connected).toBe(true);
   });
@@ -210,7 +191,7 @@ describe('freshness', () => {
     }
     const got = collect(lenient, 1);
     await past.send(lenient.publicKey, OFFER);
-    expect((await got)[0][1]).toEqual(OFFER);
+    expect((await got)[0]![1]).toEqual(OFFER);
     expect(b.stats()).toMatchObject({ received: 0, rejected: { stale: 2 } });
   });
 });
@@ -241,7 +222,7 @@ describe('garbage from clients', () => {
       // After each one, the healthy pair still talks.
       const got = collect(b, 1);
       await a.send(b.publicKey, OFFER);
-      expect((await got)[0][0].equals(a.publicKey)).toBe(true);
+      expect((await got)[0]![0].equals(a.publicKey)).toBe(true);
     }
     const st = server.stats();
     expect(st.rejected['protocol-error'] + st.rejected.oversize).toBe(4);
@@ -260,7 +241,7 @@ describe('garbage from clients', () => {
     await got;
     const fromC = collect(b, 1);
     await c.send(b.publicKey, OFFER);
-    expect((await fromC)[0][0].equals(c.publicKey)).toBe(true);
+    expect((await fromC)[0]![0].equals(c.publicKey)).toBe(true);
     await expect.poll(() => server.stats().dropped['rate-limited'], { timeout: 5_000 }).toBeGreaterThanOrEqual(14);
     expect(b.stats().received).toBeLessThanOrEqual(7);
   });

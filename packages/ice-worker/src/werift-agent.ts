@@ -38,6 +38,7 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
   readonly #log: Logger;
   readonly #closing = new AbortController();
   #state: IceAgentState = 'new';
+  #closeCalled = false;
   #gathering: Promise<void> | undefined;
   readonly #tapped = new WeakSet<object>();
   readonly #untaps: (() => void)[] = [];
@@ -154,7 +155,9 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
   }
 
   async close(): Promise<void> {
-    if (this.#state === 'closed') return;
+    // Not keyed on state: a library-reported 'closed' must still release our sockets here.
+    if (this.#closeCalled) return;
+    this.#closeCalled = true;
     this.#state = 'closed';
     this.removeAllListeners();
     this.#closing.abort(new ClosedError('agent closed'));

@@ -83,6 +83,23 @@ describe('IceWorker over real werift (loopback)', () => {
     expect(String((await atB2)[0])).toBe('again');
   });
 
+  it('binds its sockets inside the configured port range', async () => {
+    const base = 42_000 + Math.floor(Math.random() * 1000) * 10;
+    const range: [number, number] = [base, base + 9];
+    const [a, b] = workerPair({ ...loopbackAgentConfig, hostAddresses: ['127.0.0.1'], portRange: range });
+    cleanup.push(async () => {
+      await Promise.all([a.close(), b.close()]);
+    });
+    trickle(a, b);
+    const up = Promise.all([connected(a), connected(b)]);
+    await offerRound(a, b);
+    const [[ca], [cb]] = await up;
+    for (const port of [ca.pair.local.port, cb.pair.local.port]) {
+      expect(port).toBeGreaterThanOrEqual(range[0]);
+      expect(port).toBeLessThanOrEqual(range[1]);
+    }
+  });
+
   it('contacts nothing but the configured servers (never werift’s default STUN)', async () => {
     const sent: string[] = [];
     const origSend = dgram.Socket.prototype.send;

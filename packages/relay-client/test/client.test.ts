@@ -221,6 +221,23 @@ describe('RelayClient against a scripted server', () => {
     expect(c.connected).toBe(true);
   });
 
+  it('send() returns false (counted) once the socket is backed up beyond maxBufferedBytes, never throws', async () => {
+    const server = await ScriptedServer.start();
+    const c = await connected(server, { maxBufferedBytes: 64 * 1024 });
+    const conn = await open(server, c, key());
+    (server.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const payload = Buffer.alloc(8000);
+    let accepted = 0;
+    for (let i = 0; i < 10_000 && conn.send(payload); i++) {
+      accepted++;
+      if (i % 50 === 0) await new Promise((r) => setImmediate(r)); // let the socket write what it can
+    }
+    expect(accepted).toBeLessThan(10_000);
+    expect(conn.send(payload)).toBe(false);
+    expect(conn.txDropped).toBeGreaterThanOrEqual(1);
+    expect(conn.counters.txPackets).toBe(accepted);
+  });
+
   it('openConn before connect: ERR_RELAY_NOT_CONNECTED', async () => {
     const c = new RelayClient({ url: 'rel://127.0.0.1:9', localKey: key(), token: TOKEN });
     await expect(c.openConn(key())).rejects.toMatchObject({ code: 'ERR_RELAY_NOT_CONNECTED' });

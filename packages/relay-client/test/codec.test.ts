@@ -25,6 +25,7 @@ import {
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const ID_A_HEX = '7368612d 000102030405060708090a0b0c0d0e0f 101112131415161718191a1b1c1d1e1f';
 const ID_B_HEX = `7368612d ${'aa'.repeat(32)}`;
+const HC_AGENT_SHA256 = '8997fbf9a582b2f557ce6510601a8b993f8bef68ff11aac982e2f0963ba9f61c';
 const ID_A = PeerId.fromBytes(hex(ID_A_HEX));
 const ID_B = PeerId.fromBytes(hex(ID_B_HEX));
 
@@ -91,6 +92,8 @@ describe('relay codec golden vectors', () => {
     expect(id.bytes.toString('hex')).toBe('7368612d9464ea2300e9c9f5f7eccf8c338b2920baee69f2c492361c8756f3f8d4cfc1c6');
     expect(id.toString()).toBe('sha-lGTqIwDpyfX37M+MM4spILruafLEkjYch1bz+NTPwcY=');
     expect(PeerId.fromMapKey(id.key).equals(id)).toBe(true);
+    // NetBird's health-check agent id, HashID("healthcheck-agent"): printf %s healthcheck-agent | sha256sum
+    expect(PeerId.hash('healthcheck-agent').bytes.subarray(4).toString('hex')).toBe(HC_AGENT_SHA256);
   });
 });
 

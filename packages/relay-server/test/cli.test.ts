@@ -1,13 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs, parseHostPort } from '../src/cli-args.js';
-import { onCleanup, randomKey, roundTrip, SECRET } from './helpers.js';
+import { onCleanup, randomKey, roundTrip, SECRET, selfSignedCert } from './helpers.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${PKG}dist/cli.js`;
@@ -144,40 +142,24 @@ describe('mesh-relay CLI', () => {
   });
 
   it('--tls-cert/--tls-key serve wss; an exposed address without a scheme becomes rels://', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mesh-relay-cli-tls-'));
-    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-      ].concat(['-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem')]),
-      { stdio: 'ignore' },
-    );
-    const r = run(
-      ['--listen', '127.0.0.1:0', '--secret', SECRET, '--exposed-address', 'relay.test:443'].concat([
-        '--tls-cert',
-        join(dir, 'c.pem'),
-        '--tls-key',
-        join(dir, 'k.pem'),
-      ]),
-    );
+    const tc = selfSignedCert();
+    onCleanup(() => tc.remove());
+    const r = run([
+      ...BASE.slice(0, 4),
+      '--exposed-address',
+      'relay.test:443',
+      '--tls-cert',
+      tc.certPath,
+      '--tls-key',
+      tc.keyPath,
+    ]);
     const listening = await r.waitFor('relay-listening');
     expect(listening).toMatchObject({ instanceUrl: 'rels://relay.test:443', tls: true });
     const c = new RelayClient({
       url: `rels://127.0.0.1:${listening.port}`,
       localKey: randomKey(),
       token: generateRelayToken(SECRET),
-      tls: { ca: readFileSync(join(dir, 'c.pem')) },
+      tls: { ca: tc.cert },
     });
     onCleanup(() => c.close());
     await c.connect();

@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { onceEvent, PeerKey } from '@mesh/core';
 import { generateRelayToken, RelayClient, type RelayClientOptions, type RelayConn } from '@mesh/relay-client';
 import { afterEach } from 'vitest';
@@ -73,4 +77,36 @@ export function closed(ws: WebSocket, timeoutMs = 5000): Promise<number> {
       resolve(code);
     });
   });
+}
+
+export interface TestCert {
+  certPath: string;
+  keyPath: string;
+  cert: Buffer;
+  key: Buffer;
+  /** Removes the files. */
+  remove(): void;
+}
+
+/** A self-signed P-256 certificate for 127.0.0.1 and localhost, made by openssl for this run only. */
+export function selfSignedCert(): TestCert {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-relay-tls-'));
+  const certPath = join(dir, 'cert.pem');
+  const keyPath = join(dir, 'key.pem');
+  const subject = ['-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'];
+  const curve = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+  execFileSync(
+    'openssl',
+    ['req', '-x509', ...curve, '-nodes', '-days', '1', ...subject, '-keyout', keyPath, '-out', certPath],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return {
+    certPath,
+    keyPath,
+    cert: readFileSync(certPath),
+    key: readFileSync(keyPath),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

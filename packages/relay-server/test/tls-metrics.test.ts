@@ -1,44 +1,26 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, onCleanup, openPair, randomKey, roundTrip, SECRET, startServer } from './helpers.js';
+import {
+  connectClient,
+  onCleanup,
+  openPair,
+  randomKey,
+  roundTrip,
+  SECRET,
+  selfSignedCert,
+  startServer,
+  type TestCert,
+} from './helpers.js';
 
 describe('TLS (self-signed cert made by openssl for this run)', () => {
-  let dir: string;
+  let tc: TestCert;
   let cert: Buffer;
   let key: Buffer;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'mesh-relay-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(join(dir, 'cert.pem'));
-    key = readFileSync(join(dir, 'key.pem'));
+    tc = selfSignedCert();
+    ({ cert, key } = tc);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tc.remove());
 
   it('serves wss; the instance URL gets the rels scheme; clients trusting the CA exchange data', async () => {
     const server = await startServer({ tls: { cert, key }, exposedAddress: 'relay.test:443' });
@@ -84,7 +66,13 @@ describe('metrics', () => {
   });
 
   it('instance URL rules: scheme added by TLS, only rel/rels', async () => {
-    const { instanceUrlOf } = await import('../src/index.js');
+    const { instanceUrlOf, RelayServer } = await import('../src/index.js');
+    expect(() => new RelayServer({ exposedAddress: 'rel://x:1' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+    expect(() => new RelayServer({ exposedAddress: 'ftp://x:1', secret: 's' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
     expect(instanceUrlOf('h:1', false)).toBe('rel://h:1');
     expect(instanceUrlOf('h:1', true)).toBe('rels://h:1');
     expect(instanceUrlOf('rel://h:1', true)).toBe('rel://h:1');

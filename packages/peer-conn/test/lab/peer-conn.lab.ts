@@ -101,6 +101,17 @@ describe('PeerConn in the lab (real wireguard-go, werift, relay server, coturn)'
     expect(t.staleMarked.a.length).toBeGreaterThanOrEqual(1);
   });
 
+  it("d. variant: A's session blackholed with its socket kept (health checks still answered) → recovered", async () => {
+    ml = await MeshLab.create({ relayOnly: true });
+    await upOnRelay(ml);
+    const m = ml;
+    const t = await measureRecovery(m, 'd-relay-session-blackholed', () => m.dropRelaySession('peerA', true));
+    report(t);
+    expect(t.after).toEqual({ a: 'relay', b: 'relay' });
+    expect(t.teardowns).toBeLessThanOrEqual(2);
+    expect(t.staleMarked.a.length + t.staleMarked.b.length).toBeGreaterThanOrEqual(1);
+  });
+
   it('e. relay server restart while on the relay → recovered', async () => {
     ml = await MeshLab.create({ relayOnly: true });
     await upOnRelay(ml);

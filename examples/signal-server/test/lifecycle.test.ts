@@ -1,0 +1,175 @@
+import type { AddressInfo } from 'node:net';
+import { ErrorCodes, FakeClock, hasCode, onceEvent } from '@mesh/core';
+import type { SignalMessage } from '@mesh/peer-conn';
+import { describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { type DisconnectCause, SignalClient } from '../src/client.js';
+import { SignalErrorCodes } from '../src/errors.js';
+import { SignalServer } from '../src/server.js';
+import { CloseCodes } from '../src/wire.js';
+import { collect, DEADLINE, keyPair, onCleanup, rawSocket, startClient, startServer } from './helpers.js';
+
+const MSG: SignalMessage = { type: 'candidate', version: 1, sessionId: '0123456789', candidate: { n: 1 } };
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e as { code?: string }).code,
+  );
+
+describe('registration deadline', () => {
+  it('the server drops a connection that does not register in time', async () => {
+    const clock = new FakeClock();
+    const server = await startServer({ clock, registerTimeoutMs: 2_000 });
+    const raw = await rawSocket(server.url);
+    await raw.next(); // the challenge, then silence
+    const rejected = onceEvent<[{ cause: string }]>(server, 'rejected', DEADLINE);
+    await clock.advance(1_999);
+    expect(server.stats().pending).toBe(1);
+    await clock.advance(1);
+    expect((await raw.closed).code).toBe(CloseCodes.REGISTER_TIMEOUT);
+    expect((await rejected)[0].cause).toBe('register-timeout');
+    expect(server.stats()).toMatchObject({ pending: 0, connections: 0, rejected: { 'register-timeout': 1 } });
+  });
+
+  it('the client abandons a server that never challenges it, and retries', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    onCleanup(() => new Promise((r) => wss.close(r)));
+    await onceEvent(wss as never, 'listening', DEADLINE).catch(() => {});
+    const clock = new FakeClock();
+    const client = await startClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
+      clock,
+      registerTimeoutMs: 3_000,
+      connect: false,
+    });
+    await new Promise<void>((r) => wss.once('connection', () => r()));
+    const retry = onceEvent<[{ cause: DisconnectCause }]>(client, 'reconnecting', DEADLINE);
+    await clock.advance(3_000);
+    expect((await retry)[0].cause).toBe('register-timeout');
+  });
+});
+
+describe('same key registering twice', () => {
+  it('the newer registration replaces the older one, whose socket is closed', async () => {
+    const server = await startServer();
+    const me = keyPair();
+    const slow = { initialMs: 60_000, maxMs: 60_000 }; // the old one must not come back during the test
+    const old = await startClient(server.url, { privateKey: me.privateKey, reconnect: slow });
+    const peer = await startClient(server.url);
+    const replaced = onceEvent<[{ cause: DisconnectCause }]>(old, 'disconnected', DEADLINE);
+    const registered = onceEvent<[{ replaced: boolean }]>(server, 'registered', DEADLINE);
+    const fresh = await startClient(server.url, { privateKey: me.privateKey });
+    expect((await replaced)[0].cause).toBe('replaced');
+    expect((await registered)[0].replaced).toBe(true);
+    await expect.poll(() => server.stats().unregistered.replaced, { timeout: 5_000 }).toBe(1);
+    expect(server.stats().registered).toBe(2);
+    const got = collect(fresh, 1);
+    await peer.send(me.publicKey, MSG);
+    expect((await got)[0]![1]).toEqual(MSG);
+    expect(old.stats().received).toBe(0);
+  });
+});
+
+describe('SignalClient API contract', () => {
+  it('send rejects (never throws) with typed errors', async () => {
+    const server = await startServer({ maxMessageBytes: 2048 });
+    const idle = new SignalClient({ url: server.url, privateKey: keyPair().privateKey });
+    onCleanup(() => idle.stop());
+    const target = keyPair().publicKey;
+    let p: Promise<void> | undefined;
+    expect(() => {
+      p = idle.send(target, MSG);
+    }).not.toThrow();
+    expect(await codeOf(p!)).toBe(SignalErrorCodes.NOT_CONNECTED);
+
+    const c = await startClient(server.url, { maxMessageBytes: 2048 });
+    const huge = { ...MSG, candidate: 'x'.repeat(4096) } as SignalMessage;
+    expect(await codeOf(c.send(target, huge))).toBe(SignalErrorCodes.MESSAGE);
+    const bigint = { ...MSG, candidate: 1n } as unknown as SignalMessage;
+    expect(await codeOf(c.send(target, bigint))).toBe(SignalErrorCodes.MESSAGE);
+    expect(await codeOf(c.send(target, MSG, { signal: AbortSignal.abort() }))).toBe(ErrorCodes.ABORTED);
+    expect(await codeOf(c.send('not a key' as never, MSG))).toBe(ErrorCodes.INVALID_KEY);
+    expect(await codeOf(c.send(target, MSG))).toBe('resolved');
+    await c.stop();
+    expect(await codeOf(c.send(target, MSG))).toBe(ErrorCodes.CLOSED);
+    expect(c.connected).toBe(false);
+  });
+
+  it('rejects bad options at construction', () => {
+    const url = 'ws://127.0.0.1:1';
+    expect(() => new SignalClient({ url, privateKey: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_KEY' }));
+    const privateKey = keyPair().privateKey;
+    for (const bad of [
+      { url: 'http://x' },
+      { url: 'not a url' },
+      { url, reconnect: { initialMs: 0 } },
+      { url, reconnect: { initialMs: 10, maxMs: 5 } },
+      { url, freshnessWindowMs: -1 },
+    ]) {
+      expect(() => new SignalClient({ privateKey, ...bad }), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }),
+      );
+    }
+    expect(() => new SignalServer({ port: 70_000 })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+  });
+
+  it('a throwing message listener does not break the client', async () => {
+    const server = await startServer();
+    const a = await startClient(server.url);
+    const b = await startClient(server.url);
+    // (A throwing listener ends that emit, as in any EventEmitter; the client itself must not notice.)
+    const got = collect(b, 2);
+    b.on('message', () => {
+      throw new Error('listener bug');
+    });
+    await a.send(b.publicKey, MSG);
+    await a.send(b.publicKey, MSG);
+    expect((await got).length).toBe(2);
+    expect(b.connected).toBe(true);
+  });
+
+  it('stop is idempotent, quiet afterwards, and start after stop is refused', async () => {
+    const server = await startServer();
+    const c = await startClient(server.url);
+    const events: string[] = [];
+    for (const e of ['connected', 'disconnected', 'reconnecting', 'message', 'rejected'] as const) {
+      c.on(e, () => events.push(e));
+    }
+    await Promise.all([c.stop(), c.stop()]);
+    await c.stop();
+    await server.stop(); // would make a running client emit disconnected + reconnecting
+    expect(events).toEqual([]);
+    expect(() => c.start()).toThrow(expect.objectContaining({ code: ErrorCodes.CLOSED }));
+  });
+
+  it('the server: start and stop are idempotent; start after stop is refused; a taken port is ERR_SIGNAL_LISTEN', async () => {
+    const server = await startServer();
+    await Promise.all([server.start(), server.start()]);
+    const clash = new SignalServer({ port: server.address.port });
+    expect(await codeOf(clash.start())).toBe(SignalErrorCodes.LISTEN);
+    await Promise.all([server.stop(), server.stop()]);
+    expect(await codeOf(server.start())).toBe(ErrorCodes.CLOSED);
+  });
+});
+
+describe('no leaks', () => {
+  it('100 client start/stop cycles against a live server leave no handles behind', async () => {
+    const server = await startServer();
+    const resources = () => process.getActiveResourcesInfo().sort().join(',');
+    // Warm up once so lazily created process-wide handles are part of the baseline.
+    const warm = await startClient(server.url);
+    await warm.stop();
+    await expect.poll(() => server.stats().connections, { timeout: 5_000 }).toBe(0);
+    const baseline = resources();
+    for (let i = 0; i < 100; i++) {
+      const c = new SignalClient({ url: server.url, privateKey: keyPair().privateKey });
+      // Alternate: stop once registered, and stop mid-handshake.
+      const up = i % 2 === 0 ? onceEvent(c, 'connected', DEADLINE) : undefined;
+      c.start();
+      await up;
+      await c.stop();
+    }
+    await expect.poll(() => server.stats().connections, { timeout: 5_000 }).toBe(0);
+    await expect.poll(resources, { timeout: 5_000 }).toBe(baseline);
+    expect(server.stats().registrations).toBeGreaterThanOrEqual(51);
+  });
+});
