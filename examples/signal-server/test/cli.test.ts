@@ -1,0 +1,96 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { onceEvent } from '@mesh/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { DisconnectCause } from '../src/client.js';
+import { parseCliArgs } from '../src/cli-args.js';
+import { collect, DEADLINE, onCleanup, startClient } from './helpers.js';
+
+const PKG = fileURLToPath(new URL('..', import.meta.url));
+const CLI = `${PKG}dist/cli.js`;
+
+/** The CLI runs from dist: (re)build when it is missing or older than a source file. */
+beforeAll(() => {
+  const newest = Math.max(...readdirSync(`${PKG}src`).map((f) => statSync(`${PKG}src/${f}`).mtimeMs));
+  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
+    execFileSync(process.execPath, [`${PKG}../../node_modules/tsup/dist/cli-default.js`], { cwd: PKG, stdio: 'ignore' });
+  }
+}, 60_000);
+
+describe('parseCliArgs', () => {
+  it('parses --listen (IPv4, IPv6) and options', () => {
+    expect(parseCliArgs(['--listen', '127.0.0.1:7000'])).toEqual({ host: '127.0.0.1', port: 7000, logLevel: 'info' });
+    expect(parseCliArgs(['--listen', '[::1]:0', '--register-timeout', '900', '--log-level', 'debug'])).toEqual({
+      host: '::1',
+      port: 0,
+      registerTimeoutMs: 900,
+      logLevel: 'debug',
+    });
+  });
+
+  it('names the bad flag', () => {
+    const bad: Array<[string[], RegExp]> = [
+      [[], /--listen is required/],
+      [['--listen', '7000'], /--listen must be HOST:PORT/],
+      [['--listen', 'h:70000'], /--listen must be HOST:PORT/],
+      [['--listen', 'h:1', '--register-timeout', '0'], /--register-timeout must be a positive integer/],
+      [['--listen', 'h:1', '--log-level', 'loud'], /--log-level must be one of/],
+      [['--listen', 'h:1', '--nope'], /nope/],
+    ];
+    for (const [argv, message] of bad) {
+      expect(() => parseCliArgs(argv), argv.join(' ')).toThrow(message);
+    }
+  });
+});
+
+describe('mesh-signal', () => {
+  it('logs JSON lines, serves clients, and exits 0 on SIGTERM after closing them', async () => {
+    const child = spawn(process.execPath, [CLI, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const lines: Array<Record<string, unknown>> = [];
+    let buf = '';
+    const listening = new Promise<number>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no signal-listening line: ${JSON.stringify(lines)}`)), 10_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>; // every line must be JSON
+          buf = buf.slice(nl + 1);
+          lines.push(line);
+          if (line.event === 'signal-listening') {
+            clearTimeout(t);
+            resolve(line.port as number);
+          }
+        }
+      });
+    });
+    const url = `ws://127.0.0.1:${await listening}`;
+    const a = await startClient(url);
+    const b = await startClient(url);
+    const got = collect(b, 1);
+    await a.send(b.publicKey, { type: 'candidate', version: 1, sessionId: '0123456789', candidate: {} });
+    await got;
+    const down = onceEvent<[{ cause: DisconnectCause }]>(a, 'disconnected', DEADLINE);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect((await down)[0].cause).toBe('shutdown');
+    const events = lines.map((l) => l.event);
+    expect(events).toEqual(expect.arrayContaining(['signal-listening', 'signal-registered', 'signal-shutdown', 'signal-stopped']));
+    for (const l of lines) expect(l).toMatchObject({ ts: expect.any(String), level: expect.any(String), service: 'mesh-signal' });
+  });
+
+  it('exits 2 with the usage on a bad command line', async () => {
+    const child = spawn(process.execPath, [CLI, '--listen', 'oops'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/--listen must be HOST:PORT[\s\S]*usage: mesh-signal/);
+  });
+});
