@@ -28,7 +28,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   const log = options.logger ?? new JsonLinesLogger({ level: config.tuning.logLevel });
   const undo: (() => Promise<void>)[] = [];
   const unwind = async () => {
-    for (const step of undo.splice(0).reverse()) await step().catch((error: unknown) => log.warn('stop-failed', { error }));
+    for (const step of undo.splice(0).reverse())
+      await step().catch((error: unknown) => log.warn('stop-failed', { error }));
   };
   try {
     const iface = options.iface ?? (await openInterface(config.interface, { logger: log }));

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type LogLevel, PeerKey, toError } from '@mesh/core';
 import type { HostPort, TurnServerConfig } from '@mesh/ice-worker';
+import { generateRelayToken } from '@mesh/relay-client';
 import { publicKeyFromPrivate } from '@mesh/wg-control';
 import { ConfigError } from './errors.js';
 
@@ -27,7 +28,8 @@ export interface AgentConfig {
   signal: { url: string };
   /** Null: no relay (ICE only). `token` is the base64 token, or a function minting one from the secret. */
   relay: { urls: string[]; token: string | null; secret: string | null } | null;
-  ice: { stun: HostPort | null; turn: TurnServerConfig | null };
+  /** IceWorker options as they are: absent = none (no STUN: host candidates only). */
+  ice: { stun?: HostPort; turn?: TurnServerConfig };
   peers: { publicKey: PeerKey; allowedIps: string[] }[];
   control: { socket: string };
   metrics: { host: string; port: number } | null;
@@ -167,7 +169,10 @@ function url(path: string, value: unknown, schemes: string[]): string {
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!schemes.includes(scheme)) {
-    throw new ConfigError(path, `unsupported scheme "${scheme}:" in ${JSON.stringify(value)}: expected ${schemes.join(', ')}`);
+    throw new ConfigError(
+      path,
+      `unsupported scheme "${scheme}:" in ${JSON.stringify(value)}: expected ${schemes.join(', ')}`,
+    );
   }
   if (parsed.hostname === '') throw new ConfigError(path, `no host in ${JSON.stringify(value)}`);
   return value;
@@ -184,10 +189,14 @@ function hostPort(path: string, text: string, defaultPort: number | null): HostP
 
 /** `stun:host[:port]` (RFC 7064); `turn:host[:port][?transport=udp|tcp]` (RFC 7065). */
 function iceServer(path: string, value: unknown, scheme: 'stun' | 'turn'): HostPort & { transport?: 'udp' | 'tcp' } {
-  if (typeof value !== 'string') throw new ConfigError(path, `expected a ${scheme}: URL string, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw new ConfigError(path, `expected a ${scheme}: URL string, got ${describe(value)}`);
   const m = new RegExp(`^${scheme}:([^?]+)(?:\\?transport=(udp|tcp))?$`).exec(value);
   if (!m) {
-    throw new ConfigError(path, `invalid ${scheme.toUpperCase()} URL ${JSON.stringify(value)}: expected ${scheme}:host:port`);
+    throw new ConfigError(
+      path,
+      `invalid ${scheme.toUpperCase()} URL ${JSON.stringify(value)}: expected ${scheme}:host:port`,
+    );
   }
   const hp = hostPort(path, m[1]!, 3478);
   return m[2] ? { ...hp, transport: m[2] as 'udp' | 'tcp' } : hp;
@@ -233,14 +242,20 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   let privateKey: string;
   if (root.has('privateKeyFile')) {
     const file = root.string('privateKeyFile');
-    privateKey = readKeyFile(root.at('privateKeyFile'), isAbsolute(file) ? file : resolve(options.baseDir ?? '.', file));
+    privateKey = readKeyFile(
+      root.at('privateKeyFile'),
+      isAbsolute(file) ? file : resolve(options.baseDir ?? '.', file),
+    );
   } else {
-    if (!root.has('privateKey')) throw new ConfigError('config.privateKey', 'missing (give privateKey or privateKeyFile)');
+    if (!root.has('privateKey'))
+      throw new ConfigError('config.privateKey', 'missing (give privateKey or privateKeyFile)');
     privateKey = wgKey(root.at('privateKey'), root.raw('privateKey', true), true);
   }
   const publicKey = publicKeyFromPrivate(privateKey);
 
-  const ifc = root.object('interface').only('name', 'address', 'listenPort', 'mtu', 'mode', 'uapiSocket', 'wireguardGo');
+  const ifc = root
+    .object('interface')
+    .only('name', 'address', 'listenPort', 'mtu', 'mode', 'uapiSocket', 'wireguardGo');
   const name = ifc.string('name');
   if (!IFNAME_RE.test(name)) {
     throw new ConfigError(ifc.at('name'), `invalid interface name ${JSON.stringify(name)}: 1-15 of [A-Za-z0-9_.-]`);
@@ -248,7 +263,10 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   const address = cidr(ifc.at('address'), ifc.raw('address', true));
   const mode = (ifc.string('mode', 'optional') ?? 'wireguard-go') as InterfaceMode;
   if (!['wireguard-go', 'kernel', 'existing'].includes(mode)) {
-    throw new ConfigError(ifc.at('mode'), `expected "wireguard-go", "kernel" or "existing", got ${JSON.stringify(mode)}`);
+    throw new ConfigError(
+      ifc.at('mode'),
+      `expected "wireguard-go", "kernel" or "existing", got ${JSON.stringify(mode)}`,
+    );
   }
   const socketPath = ifc.string('uapiSocket', 'optional');
   if (socketPath !== null && mode === 'kernel') {
@@ -282,18 +300,18 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
     relay = { urls, token, secret: rel.string('secret', 'optional') };
   }
 
-  const ice: AgentConfig['ice'] = { stun: null, turn: null };
+  const ice: AgentConfig['ice'] = {};
   const iceCfg = root.object('ice', 'optional')?.only('stun', 'turn') ?? null;
   if (iceCfg) {
     // IceWorker runs one STUN and one TURN server per session: the first entry of each is used.
     const stun = iceCfg.array('stun', 'optional').map(({ path, value }) => iceServer(path, value, 'stun'));
-    ice.stun = stun[0] ?? null;
+    if (stun[0]) ice.stun = stun[0];
     const turn = iceCfg.array('turn', 'optional').map(({ path, value }) => {
       const t = Fields.of(path, value).only('url', 'username', 'password');
       const server = iceServer(t.at('url'), t.raw('url', true), 'turn');
       return { ...server, username: t.string('username'), password: t.string('password') };
     });
-    ice.turn = turn[0] ?? null;
+    if (turn[0]) ice.turn = turn[0];
   }
 
   const seen = new Map<string, string>();
@@ -302,7 +320,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
     const p = Fields.of(path, value).only('publicKey', 'allowedIps');
     const keyText = wgKey(p.at('publicKey'), p.raw('publicKey', true), false);
     const key = PeerKey.parse(keyText);
-    if (key.equals(publicKey)) throw new ConfigError(p.at('publicKey'), 'is this agent\'s own public key');
+    if (key.equals(publicKey)) throw new ConfigError(p.at('publicKey'), "is this agent's own public key");
     const dup = seen.get(key.base64);
     if (dup) throw new ConfigError(p.at('publicKey'), `duplicate peer (same key as ${dup})`);
     seen.set(key.base64, path);
@@ -330,7 +348,10 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   const d = DEFAULT_TUNING;
   const logLevel = (tun.string('logLevel', 'optional') ?? d.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError(tun.at('logLevel'), `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+    throw new ConfigError(
+      tun.at('logLevel'),
+      `expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`,
+    );
   }
   const tuning: AgentConfig['tuning'] = {
     persistentKeepaliveSec: tun.int('persistentKeepaliveSec', 1, 3600, d.persistentKeepaliveSec),
@@ -355,15 +376,24 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   };
 }
 
+/** The relay token for RelayManager: the configured one, or a fresh HMAC token from the secret at every dial. */
+export function relayToken(relay: NonNullable<AgentConfig['relay']>): string | (() => string) {
+  return relay.token ?? (() => generateRelayToken(relay.secret!).toString('base64'));
+}
+
 /** Reads and validates a config file (`ERR_AGENT_CONFIG` for every problem, the file included). */
 export function loadConfig(file: string): AgentConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('config', `cannot read ${JSON.stringify(file)} (${(err as { code?: string }).code ?? 'error'})`, {
-      cause: err,
-    });
+    throw new ConfigError(
+      'config',
+      `cannot read ${JSON.stringify(file)} (${(err as { code?: string }).code ?? 'error'})`,
+      {
+        cause: err,
+      },
+    );
   }
   let raw: unknown;
   try {

@@ -51,7 +51,9 @@ export class ControlServer {
     const server = createServer((socket) => this.#serve(socket));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new ControlError(`cannot listen on ${this.path}: ${err.message}`, { cause: err })));
+      server.once('error', (err) =>
+        reject(new ControlError(`cannot listen on ${this.path}: ${err.message}`, { cause: err })),
+      );
       server.listen(this.path, () => resolve());
     });
     chmodSync(this.path, 0o600);
@@ -121,7 +123,14 @@ export function requestStatus(path: string, options: { timeoutMs?: number } = {}
     socket.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
     });
-    socket.once('error', (err) => done(new ControlError(`cannot reach the agent at ${path} (${(err as { code?: string }).code ?? err.message}): is it running?`, { cause: err })));
+    socket.once('error', (err) =>
+      done(
+        new ControlError(
+          `cannot reach the agent at ${path} (${(err as { code?: string }).code ?? err.message}): is it running?`,
+          { cause: err },
+        ),
+      ),
+    );
     socket.once('end', () => {
       let reply: ControlReply;
       try {

@@ -1,6 +1,20 @@
 export { type Agent, type RunAgentOptions, runAgent } from './agent.js';
-export { type AgentConfig, DEFAULT_TUNING, type InterfaceMode, loadConfig, type ParseOptions, parseConfig } from './config.js';
-export { type ControlHandlers, type ControlReply, type ControlRequest, ControlServer, requestStatus } from './control.js';
+export {
+  type AgentConfig,
+  DEFAULT_TUNING,
+  type InterfaceMode,
+  loadConfig,
+  type ParseOptions,
+  parseConfig,
+  relayToken,
+} from './config.js';
+export {
+  type ControlHandlers,
+  type ControlReply,
+  type ControlRequest,
+  ControlServer,
+  requestStatus,
+} from './control.js';
 export { AgentErrorCodes, ConfigError, ControlError, InterfaceError, UsageError } from './errors.js';
 export { type OpenInterfaceOptions, openInterface, type WgInterface } from './interface.js';
 export { genkey, pubkey } from './keys.js';

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { type Clock, type Logger, silentLogger, systemClock, toError } from '@mesh/core';
-import { UapiDevice, type WgDevice, WgCliDevice } from '@mesh/wg-control';
+import { UapiDevice, WgCliDevice, type WgDevice } from '@mesh/wg-control';
 import type { AgentConfig } from './config.js';
 import { InterfaceError } from './errors.js';
 
@@ -38,7 +38,12 @@ function linkExists(name: string): Promise<boolean> {
 }
 
 /** Polls `test` every 25 ms until it holds or `timeoutMs` passes (bounded; no event exists for it). */
-async function waitFor(test: () => boolean, timeoutMs: number, clock: Clock, abort: () => Error | null): Promise<boolean> {
+async function waitFor(
+  test: () => boolean,
+  timeoutMs: number,
+  clock: Clock,
+  abort: () => Error | null,
+): Promise<boolean> {
   const deadline = clock.monotonic() + timeoutMs;
   while (!test()) {
     const err = abort();
@@ -94,7 +99,12 @@ async function openWireguardGo(cfg: AgentConfig['interface'], o: Required<OpenIn
     o.logger.info('interface-removed', { name: cfg.name });
   };
   try {
-    const ready = await waitFor(() => existsSync(socket), o.timeoutMs, o.clock, () => exited);
+    const ready = await waitFor(
+      () => existsSync(socket),
+      o.timeoutMs,
+      o.clock,
+      () => exited,
+    );
     if (!ready) throw new InterfaceError(`${cfg.wireguardGo} did not create ${socket} within ${o.timeoutMs} ms`);
     await assignAddress(cfg);
   } catch (err) {
@@ -131,7 +141,10 @@ async function openKernel(cfg: AgentConfig['interface'], o: Required<OpenInterfa
  * Creates (or, in mode `existing`, adopts) the WireGuard interface of the config. Everything this
  * creates, `close()` removes; an adopted interface is left as it was found (minus our peers).
  */
-export async function openInterface(cfg: AgentConfig['interface'], options: OpenInterfaceOptions = {}): Promise<WgInterface> {
+export async function openInterface(
+  cfg: AgentConfig['interface'],
+  options: OpenInterfaceOptions = {},
+): Promise<WgInterface> {
   const o = { clock: systemClock, logger: silentLogger, timeoutMs: 5000, ...options };
   if (cfg.mode === 'wireguard-go') return openWireguardGo(cfg, o);
   if (cfg.mode === 'kernel') return openKernel(cfg, o);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { hasCode, toError } from '@mesh/core';
+import { hasCode, JsonLinesLogger, toError } from '@mesh/core';
 import { runAgent } from './agent.js';
 import { loadConfig } from './config.js';
 import { requestStatus } from './control.js';
@@ -19,8 +19,8 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   readStdin(): Promise<string>;
-  /** Resolves on the first SIGINT/SIGTERM (for `up`). */
-  untilSignal(): Promise<string>;
+  /** Resolves on the first SIGINT/SIGTERM, or on an uncaught error (`fatal`), for `up`. */
+  untilStop(): Promise<{ reason: 'SIGINT' | 'SIGTERM' | 'fatal'; error?: Error }>;
 }
 
 /** Runs one command; resolves with the exit code. Never throws. */
@@ -72,11 +72,14 @@ async function command(argv: string[], io: CliIo): Promise<number> {
     }
     case 'up': {
       const config = configFile();
-      const signal = io.untilSignal(); // listening before anything exists: a stop during start-up waits for it
-      const agent = await runAgent(config);
-      await signal;
+      const log = new JsonLinesLogger({ level: config.tuning.logLevel });
+      const stop = io.untilStop(); // listening before anything exists: a stop during start-up waits for it
+      const agent = await runAgent(config, { logger: log });
+      const { reason, error } = await stop;
+      if (error) log.error('agent-fatal', { error });
+      log.info('agent-stopping', { reason });
       await agent.stop();
-      return 0;
+      return reason === 'fatal' ? 1 : 0;
     }
     case 'help':
     case '--help':

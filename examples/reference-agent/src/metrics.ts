@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { toError } from '@mesh/core';
 import { PATH_PRIORITY, type PathKind } from '@mesh/peer-conn';
-import { handshakeAgeSec, type AgentStatus } from './status.js';
+import { type AgentStatus, handshakeAgeSec } from './status.js';
 
 const PATHS = Object.keys(PATH_PRIORITY) as PathKind[];
 
@@ -32,11 +32,28 @@ export function renderMetrics(status: AgentStatus, now: number): string {
       'mesh_peer_path',
       'gauge',
       "1 for the peer's active path (none, relay, ice-turn, ice-direct), 0 for the others.",
-      status.peers.flatMap((p) => PATHS.map((k): Sample => [`{${peer(p.publicKey)},path="${k}"}`, p.path === k ? 1 : 0])),
+      status.peers.flatMap((p) =>
+        PATHS.map((k): Sample => [`{${peer(p.publicKey)},path="${k}"}`, p.path === k ? 1 : 0]),
+      ),
     ),
-    family('mesh_peer_last_handshake_age_seconds', 'gauge', 'Seconds since the last WireGuard handshake (absent: never).', ages),
-    family('mesh_peer_rx_bytes_total', 'counter', 'Bytes WireGuard received from the peer.', per((p) => p.rxBytes)),
-    family('mesh_peer_tx_bytes_total', 'counter', 'Bytes WireGuard sent to the peer.', per((p) => p.txBytes)),
+    family(
+      'mesh_peer_last_handshake_age_seconds',
+      'gauge',
+      'Seconds since the last WireGuard handshake (absent: never).',
+      ages,
+    ),
+    family(
+      'mesh_peer_rx_bytes_total',
+      'counter',
+      'Bytes WireGuard received from the peer.',
+      per((p) => p.rxBytes),
+    ),
+    family(
+      'mesh_peer_tx_bytes_total',
+      'counter',
+      'Bytes WireGuard sent to the peer.',
+      per((p) => p.txBytes),
+    ),
     family('mesh_peer_recoveries_total', 'counter', 'Outages after which traffic flowed again.', c('recoveries')),
     family('mesh_peer_offers_sent_total', 'counter', 'Offers sent to the peer.', c('offersSent')),
     family('mesh_peer_offers_received_total', 'counter', 'Offers received from the peer.', c('offersReceived')),
@@ -51,7 +68,11 @@ export class MetricsServer {
   readonly #server: Server;
   readonly #listen: { host: string; port: number };
 
-  constructor(listen: { host: string; port: number }, snapshot: () => Promise<AgentStatus>, now: () => number = Date.now) {
+  constructor(
+    listen: { host: string; port: number },
+    snapshot: () => Promise<AgentStatus>,
+    now: () => number = Date.now,
+  ) {
     this.#listen = listen;
     this.#server = createServer((req, res) => {
       if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
@@ -59,7 +80,8 @@ export class MetricsServer {
         return;
       }
       snapshot().then(
-        (status) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(status, now())),
+        (status) =>
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(status, now())),
         (err: unknown) => res.writeHead(500).end(toError(err).message),
       );
     });

@@ -2,10 +2,9 @@ import { type Clock, JsonLinesLogger, type Logger, systemClock } from '@mesh/cor
 import { SignalClient } from '@mesh/example-signal';
 import { IceWorker, type IceWorkerOptions, weriftAgentFactory } from '@mesh/ice-worker';
 import { PeerConn, type Signaler } from '@mesh/peer-conn';
-import { generateRelayToken } from '@mesh/relay-client';
 import { RelayManager } from '@mesh/relay-manager';
 import { PeerEndpoint, UapiDevice, type WgDevice } from '@mesh/wg-control';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, relayToken } from './config.js';
 
 /** A signaling client the agent starts and stops (`SignalClient` from `@mesh/example-signal`). */
 export type AgentSignaler = Signaler & { start(): void; stop(): Promise<void> };
@@ -31,7 +30,10 @@ export interface MinimalAgentOverrides {
  * PeerConn per peer. The WireGuard interface must exist (see `openInterface`); everything else
  * repairs itself from here on. `stop()` removes our peers from WireGuard and closes every path.
  */
-export async function runMinimalAgent(config: AgentConfig, overrides: MinimalAgentOverrides = {}): Promise<MinimalAgent> {
+export async function runMinimalAgent(
+  config: AgentConfig,
+  overrides: MinimalAgentOverrides = {},
+): Promise<MinimalAgent> {
   const { privateKey, publicKey: localKey, tuning } = config;
   const clock = overrides.clock ?? systemClock;
   const log = overrides.logger ?? new JsonLinesLogger({ level: tuning.logLevel });
@@ -44,16 +46,9 @@ export async function runMinimalAgent(config: AgentConfig, overrides: MinimalAge
 
   // 2. Relays: race the URLs for a home relay. Not awaited: while none answers, the manager keeps
   //    trying and ICE can connect meanwhile; PeerConns re-offer when the home appears.
-  const relay = config.relay;
+  const { relay } = config;
   const relays =
-    relay &&
-    new RelayManager({
-      urls: relay.urls,
-      token: relay.token ?? (() => generateRelayToken(relay.secret!).toString('base64')),
-      localKey,
-      clock,
-      logger: log,
-    });
+    relay && new RelayManager({ urls: relay.urls, token: relayToken(relay), localKey, clock, logger: log });
   relays?.start().catch((error: unknown) => log.warn('relay-unavailable', { error }));
 
   // 3. Signaling: offers, answers and candidates, sealed end to end between the two peers' keys.
@@ -86,8 +81,7 @@ export async function runMinimalAgent(config: AgentConfig, overrides: MinimalAge
           new IceWorker({
             localKey,
             remoteKey,
-            ...(config.ice.stun ? { stun: config.ice.stun } : {}),
-            ...(config.ice.turn ? { turn: config.ice.turn } : {}),
+            ...config.ice,
             excludedAddresses,
             agentFactory: weriftAgentFactory,
             clock,

@@ -3,15 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCode } from '@mesh/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_TUNING, loadConfig, parseConfig } from '../src/index.js';
+import { type ConfigError, DEFAULT_TUNING, loadConfig, parseConfig } from '../src/index.js';
 import { keyPair, validConfig } from './fixtures.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests break a valid config one field at a time
+type Loose = Record<string, any>;
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-agent-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Applies `edit` to a valid config and returns the ConfigError it raises. */
-function errorOf(edit: (c: Record<string, any>) => void): ConfigError {
-  const c = validConfig() as Record<string, any>;
+function errorOf(edit: (c: Loose) => void): ConfigError {
+  const c = validConfig() as Loose;
   edit(c);
   try {
     parseConfig(c, { baseDir: dir });
@@ -25,12 +28,16 @@ function errorOf(edit: (c: Record<string, any>) => void): ConfigError {
 describe('parseConfig', () => {
   it('accepts the README example and fills in defaults', () => {
     const self = keyPair();
-    const c = validConfig(self) as Record<string, any>;
+    const c = validConfig(self) as Loose;
     delete c.interface.mtu;
     delete c.metrics;
     const cfg = parseConfig(c);
     expect(cfg.publicKey.base64).toBe(self.publicKey);
-    expect(cfg.interface).toMatchObject({ mtu: 1280, mode: 'wireguard-go', uapiSocket: '/var/run/wireguard/mesh0.sock' });
+    expect(cfg.interface).toMatchObject({
+      mtu: 1280,
+      mode: 'wireguard-go',
+      uapiSocket: '/var/run/wireguard/mesh0.sock',
+    });
     expect(cfg.ice.stun).toEqual({ host: '192.0.2.10', port: 3478 });
     expect(cfg.ice.turn).toEqual({ host: '192.0.2.10', port: 3478, transport: 'udp', username: 'u', password: 'p' });
     expect(cfg.relay).toEqual({ urls: ['rel://192.0.2.10:33080'], token: null, secret: 'relay-secret' });
@@ -40,16 +47,24 @@ describe('parseConfig', () => {
   });
 
   it('accepts a config without relay, ice, control and metrics', () => {
-    const cfg = parseConfig({ ...validConfig(), relay: undefined, ice: undefined, control: undefined, metrics: undefined });
+    const cfg = parseConfig({
+      ...validConfig(),
+      relay: undefined,
+      ice: undefined,
+      control: undefined,
+      metrics: undefined,
+    });
     expect(cfg.relay).toBeNull();
-    expect(cfg.ice).toEqual({ stun: null, turn: null });
+    expect(cfg.ice).toEqual({});
     expect(cfg.control.socket).toBe('/var/run/mesh-agent/mesh0.sock');
   });
 
   it('missing field', () => {
     expect(errorOf((c) => delete c.signal).message).toBe('config.signal: missing (required)');
     expect(errorOf((c) => delete c.interface.address).message).toBe('config.interface.address: missing (required)');
-    expect(errorOf((c) => delete c.privateKey).message).toBe('config.privateKey: missing (give privateKey or privateKeyFile)');
+    expect(errorOf((c) => delete c.privateKey).message).toBe(
+      'config.privateKey: missing (give privateKey or privateKeyFile)',
+    );
   });
 
   it('wrong type', () => {
@@ -108,7 +123,7 @@ describe('parseConfig', () => {
 
   it('peer = self', () => {
     const self = keyPair();
-    const c = validConfig(self) as Record<string, any>;
+    const c = validConfig(self) as Loose;
     c.peers[0].publicKey = self.publicKey;
     expect(() => parseConfig(c)).toThrow("config.peers[0].publicKey: is this agent's own public key");
   });
@@ -133,7 +148,7 @@ describe('parseConfig', () => {
   it('privateKeyFile: relative to the config, missing, unreadable, bad contents', () => {
     const self = keyPair();
     writeFileSync(join(dir, 'good.key'), `${self.privateKey}\n`, { mode: 0o600 });
-    const c = validConfig(self) as Record<string, any>;
+    const c = validConfig(self) as Loose;
     delete c.privateKey;
     c.privateKeyFile = 'good.key';
     expect(parseConfig(c, { baseDir: dir }).publicKey.base64).toBe(self.publicKey);
@@ -175,7 +190,9 @@ describe('parseConfig', () => {
 
 describe('loadConfig', () => {
   it('names the file when it is missing or not JSON', () => {
-    expect(() => loadConfig(join(dir, 'absent.json'))).toThrow(`config: cannot read "${join(dir, 'absent.json')}" (ENOENT)`);
+    expect(() => loadConfig(join(dir, 'absent.json'))).toThrow(
+      `config: cannot read "${join(dir, 'absent.json')}" (ENOENT)`,
+    );
     writeFileSync(join(dir, 'broken.json'), '{ "privateKey": ');
     expect(() => loadConfig(join(dir, 'broken.json'))).toThrow(/^config: .*broken\.json is not valid JSON/);
   });

@@ -78,7 +78,7 @@ function io(stdin = ''): CliIo & { out: string; err: string } {
       r.err += t;
     },
     readStdin: async () => stdin,
-    untilSignal: () => new Promise<string>(() => {}),
+    untilStop: () => new Promise<never>(() => {}),
   };
   return r;
 }

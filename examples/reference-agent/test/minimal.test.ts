@@ -9,7 +9,14 @@ import { FakeWireGuard } from '@mesh/peer-conn/testing';
 import { RelayServer } from '@mesh/relay-server';
 import type { WgDevice } from '@mesh/wg-control';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentConfig, collectStatus, parseConfig, requestStatus, runAgent, runMinimalAgent } from '../src/index.js';
+import {
+  type AgentConfig,
+  collectStatus,
+  parseConfig,
+  requestStatus,
+  runAgent,
+  runMinimalAgent,
+} from '../src/index.js';
 import { keyPair } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-agent-loop-'));

@@ -65,7 +65,14 @@ describe('status', () => {
           rxBytes: 2048,
           txBytes: 1_572_864,
           iceSessionId: 'a1b2c3d4e5',
-          counters: { offersSent: 3, offersReceived: 2, relayReopens: 1, relayTeardowns: 1, iceSessions: 2, recoveries: 1 },
+          counters: {
+            offersSent: 3,
+            offersReceived: 2,
+            relayReopens: 1,
+            relayTeardowns: 1,
+            iceSessions: 2,
+            recoveries: 1,
+          },
         },
         {
           publicKey: remote[1],
@@ -74,7 +81,14 @@ describe('status', () => {
           rxBytes: 0,
           txBytes: 0,
           iceSessionId: null,
-          counters: { offersSent: 3, offersReceived: 2, relayReopens: 1, relayTeardowns: 1, iceSessions: 2, recoveries: 1 },
+          counters: {
+            offersSent: 3,
+            offersReceived: 2,
+            relayReopens: 1,
+            relayTeardowns: 1,
+            iceSessions: 2,
+            recoveries: 1,
+          },
         },
       ],
     });

@@ -59,16 +59,22 @@ const SCENARIOS: Scenario[] = [
       const mark = ml.monitor!.outages().length;
       await ml.lab.blockUdp('natA', false, { all: true });
       const t0 = Date.now();
-      await ml.until((s) => s.active === 'ice-direct', 90_000, 'back on ice-direct');
-      return { backToIceMs: Date.now() - t0, outagesOnReturn: ml.monitor!.outages().slice(mark) };
+      const back = await ml.until((s) => ICE.has(s.active), 90_000, 'back on ICE');
+      return {
+        backToIceMs: Date.now() - t0,
+        iceKind: back[0].active,
+        outagesOnReturn: ml.monitor!.outages().slice(mark),
+      };
     },
   },
 ];
 
-/** Both sides on the scenario's steady state: relay, or ice-direct with the relay as warm standby. */
+const ICE = new Set(['ice-direct', 'ice-turn']);
+
+/** Both sides in the scenario's steady state: relay, or ICE (either kind) with the relay as warm standby. */
 async function steady(ml: MeshLab, relayOnly: boolean): Promise<void> {
   if (relayOnly) await ml.until((s) => s.active === 'relay' && !s.relay.stale, 60_000, 'relay');
-  else await ml.until((s) => s.active === 'ice-direct' && s.standby.includes('relay'), 60_000, 'ice + relay');
+  else await ml.until((s) => ICE.has(s.active) && s.standby.includes('relay'), 60_000, 'ICE + relay standby');
   await waitForProbes(ml.monitor ?? (await ml.startMonitor(60_000)), 10, 30_000);
 }
 
@@ -119,13 +125,17 @@ const rows = Object.values(results).map(({ scenario: sc, trials, failures }) => 
     offersPerRecovery: stats(trials.map((t) => t.offers)),
     teardownsPerRecovery: stats(trials.map((t) => t.teardowns)),
     reopens: trials.reduce((n, t) => n + t.reopens.a + t.reopens.b, 0),
+    /** Path before the fault → after recovery, per trial (A's view). */
+    paths: trials.map((t) => `${t.before.a}→${t.after.a}`),
     ...(sc.id === 'f' ? { backToIceMs: stats(trials.map((t) => Number(t.backToIceMs))) } : {}),
     failures,
   };
 });
 
 const pad = (v: unknown, n: number) => String(v).padEnd(n);
-console.log(`\nPeerConn recovery in the lab (${TRIALS} trials per fault, ${Math.round((Date.now() - started) / 1000)} s)`);
+console.log(
+  `\nPeerConn recovery in the lab (${TRIALS} trials per fault, ${Math.round((Date.now() - started) / 1000)} s)`,
+);
 console.log(
   `${pad('fault', 58)}${pad('kind', 8)}${pad('n', 4)}${pad('outage p50/p95/max ms', 24)}${pad('target', 8)}${pad('offers mean/max', 17)}tear-downs mean/max`,
 );
@@ -134,7 +144,9 @@ for (const r of rows) {
     `${pad(`${r.id}. ${r.what}`, 58)}${pad(r.kind, 8)}${pad(r.trials, 4)}${pad(`${r.outageMs.p50}/${r.outageMs.p95}/${r.outageMs.max}`, 24)}${pad(`${r.meetsTarget ? '✓' : '✗'} ${r.targetP95Ms}`, 8)}${pad(`${r.offersPerRecovery.mean}/${r.offersPerRecovery.max}`, 17)}${r.teardownsPerRecovery.mean}/${r.teardownsPerRecovery.max}`,
   );
   if ('backToIceMs' in r && r.backToIceMs) {
-    console.log(`${pad('   f: unblock → ice-direct again (ms)', 58)}p50/p95/max ${r.backToIceMs.p50}/${r.backToIceMs.p95}/${r.backToIceMs.max}`);
+    console.log(
+      `${pad('   f: unblock → ice-direct again (ms)', 58)}p50/p95/max ${r.backToIceMs.p50}/${r.backToIceMs.p95}/${r.backToIceMs.max}`,
+    );
   }
 }
 console.log(JSON.stringify({ bench: 'peer-conn-recovery', trialsPerFault: TRIALS, blockMs: BLOCK_MS, rows, results }));

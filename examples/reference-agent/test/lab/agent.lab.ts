@@ -35,6 +35,18 @@ interface Side {
 let lab: Lab;
 const dir = mkdtempSync(join(tmpdir(), 'mesh-agent-lab-'));
 const sides = {} as Record<Role, Side>;
+const startedAt = {} as Record<Role, number>;
+/** Printed as one JSON line at the end: what a newcomer's first start costs. */
+const measured: Record<string, number> = {};
+
+/** Wall time of the first log line of `event` (its `ts`), in ms after the agent was spawned. */
+function msAfterStart(s: Side, pred: (e: Record<string, unknown>) => boolean): number {
+  const e = s.proc.lines
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find(pred);
+  return e ? Date.parse(String(e.ts)) - startedAt[s.role] : Number.NaN;
+}
 
 function logEvents(proc: LabProcess, event: string): Record<string, unknown>[] {
   return proc.lines
@@ -86,6 +98,7 @@ beforeAll(async () => {
     }
     const configFile = join(dir, `${role}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 2));
+    startedAt[role] = Date.now();
     const proc = lab.spawnNode(role, AGENT_CLI, ['up', '--config', configFile], { name: `mesh-agent:${role}` });
     sides[role] = { role, keys: keys[role], ifname, configFile, controlSocket, proc };
   }
@@ -115,7 +128,16 @@ describe('mesh-agent in the lab (cone NATs)', () => {
     } finally {
       await monitor.stop();
     }
+    measured.firstPingReplyMs = Date.now() - startedAt.peerA;
+    for (const side of Object.values(sides)) {
+      measured[`${side.role}AgentUpMs`] = msAfterStart(side, (e) => e.event === 'agent-up');
+      measured[`${side.role}IceDirectMs`] = msAfterStart(
+        side,
+        (e) => e.event === 'path-changed' && e.to === 'ice-direct',
+      );
+    }
     const ping = await lab.execOk('peerA', ['ping', '-c', '3', '-W', '2', OVERLAY.peerB]);
+    measured.pingAvgRttMs = Number(/= [\d.]+\/([\d.]+)\//.exec(ping.stdout)?.[1]);
     expect(ping.stdout).toMatch(/3 received/);
     await lab.execOk('peerB', ['ping', '-c', '1', '-W', '2', OVERLAY.peerA]);
   });
@@ -156,7 +178,9 @@ describe('mesh-agent in the lab (cone NATs)', () => {
 
     const human = await cli('peerB', ['status', '--config', sides.peerB.configFile]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(new RegExp(`${sides.peerA.keys.publicKey.replace(/[+/]/g, '.')}\\s+ice-direct\\s+\\d+s ago`));
+    expect(human.stdout).toMatch(
+      new RegExp(`${sides.peerA.keys.publicKey.replace(/[+/]/g, '.')}\\s+ice-direct\\s+\\d+s ago`),
+    );
   });
 
   it('metrics: Prometheus text with the peer path', async () => {
@@ -180,6 +204,15 @@ describe('mesh-agent in the lab (cone NATs)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('config.peers[0].publicKey: invalid WireGuard key "not-a-key"');
     expect((await lab.exec('peerA', ['ip', 'link', 'show', `ma${lab.runId}x`])).code).not.toBe(0);
+  });
+
+  it('an idle agent: RSS', async () => {
+    for (const side of Object.values(sides)) {
+      const st = await lab.execOk(side.role, ['cat', `/proc/${side.proc.pid}/status`]);
+      measured[`${side.role}RssKiB`] = Number(/VmRSS:\s+(\d+)/.exec(st.stdout)?.[1]);
+    }
+    expect(measured.peerARssKiB).toBeGreaterThan(0);
+    console.log(JSON.stringify({ measured }));
   });
 
   it('SIGTERM: exit 0, no interface, no wireguard-go, no socket left behind', async () => {

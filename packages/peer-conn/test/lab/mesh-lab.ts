@@ -1,6 +1,13 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { generateKeyPair, type KeyPair, Lab, type LabProcess, type OutageMonitor, type WireguardGoHandle } from '@mesh/lab';
+import {
+  generateKeyPair,
+  type KeyPair,
+  Lab,
+  type LabProcess,
+  type OutageMonitor,
+  type WireguardGoHandle,
+} from '@mesh/lab';
 
 // Everything real: two PeerConns (fixtures/agent.mjs) in peerA/peerB behind two NATs, each next to
 // its own wireguard-go; in svc the relay server CLI (with its fault switch), coturn, and a tiny
@@ -148,7 +155,11 @@ export class MeshLab {
     const ka = generateKeyPair();
     const kb = generateKeyPair();
     const side = async (role: 'peerA' | 'peerB', self: KeyPair, remote: KeyPair, ip: string, remoteIp: string) => {
-      const wg = await lab.startWireguardGo(role, { address: `${ip}/24`, privateKey: self.privateKey, listenPort: WG_PORT });
+      const wg = await lab.startWireguardGo(role, {
+        address: `${ip}/24`,
+        privateKey: self.privateKey,
+        listenPort: WG_PORT,
+      });
       const config = {
         name: role,
         ifname: wg.ifname,
