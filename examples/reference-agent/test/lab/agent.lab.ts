@@ -231,4 +231,64 @@ describe('mesh-agent in the lab (cone NATs)', () => {
       expect(logEvents(s.proc, 'agent-down')).toHaveLength(1);
     }
   });
+
+  it('mode "existing": adopts a running wireguard-go and, on stop, removes only its own peers', async () => {
+    const wg = await lab.startWireguardGo('peerA', { address: '100.64.1.1/24', listenPort: 51830 });
+    try {
+      const file = join(dir, 'existing.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          privateKey: generateKeyPair().privateKey,
+          interface: { name: wg.ifname, address: '100.64.1.1/24', listenPort: 51830, mode: 'existing' },
+          signal: { url: `ws://${lab.addr.svc}:${SIGNAL_PORT}` },
+          peers: [{ publicKey: sides.peerB.keys.publicKey, allowedIps: ['100.64.1.2/32'] }],
+          control: { socket: join(dir, 'existing.sock') },
+        }),
+      );
+      const proc = lab.spawnNode('peerA', AGENT_CLI, ['up', '--config', file], { name: 'mesh-agent:existing' });
+      await proc.waitForLine(/"event":"agent-up"/, { timeoutMs: 20_000 });
+      expect(logEvents(proc, 'interface-adopted')[0]).toMatchObject({ name: wg.ifname, backend: 'uapi' });
+      expect((await lab.execOk('peerA', ['wg', 'show', wg.ifname, 'peers'])).stdout).toContain(
+        sides.peerB.keys.publicKey,
+      );
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toEqual({ code: 0, signal: null });
+      expect((await lab.execOk('peerA', ['wg', 'show', wg.ifname, 'peers'])).stdout.trim()).toBe('');
+      expect(existsSync(wg.uapiSocket)).toBe(true);
+      expect(existsSync(join(dir, 'existing.sock'))).toBe(false);
+    } finally {
+      await wg.stop();
+    }
+  });
+
+  it('mode "kernel": works where the kernel has WireGuard, fails clearly (exit 1, nothing left) where not', async () => {
+    const ifname = `ma${lab.runId}k`;
+    const probe = await lab.exec('peerB', ['ip', 'link', 'add', 'dev', ifname, 'type', 'wireguard']);
+    if (probe.code === 0) await lab.execOk('peerB', ['ip', 'link', 'delete', 'dev', ifname]);
+    const file = join(dir, 'kernel.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        privateKey: generateKeyPair().privateKey,
+        interface: { name: ifname, address: '100.64.2.1/24', mode: 'kernel' },
+        signal: { url: `ws://${lab.addr.svc}:${SIGNAL_PORT}` },
+        peers: [],
+        control: { socket: join(dir, 'kernel.sock') },
+      }),
+    );
+    if (probe.code !== 0) {
+      const r = await cli('peerB', ['up', '--config', file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('no kernel WireGuard');
+      expect(r.stderr).toContain('use interface.mode "wireguard-go"');
+    } else {
+      const proc = lab.spawnNode('peerB', AGENT_CLI, ['up', '--config', file], { name: 'mesh-agent:kernel' });
+      await proc.waitForLine(/"event":"agent-up"/, { timeoutMs: 20_000 });
+      proc.kill('SIGTERM');
+      expect(await proc.exited).toEqual({ code: 0, signal: null });
+    }
+    expect((await lab.exec('peerB', ['ip', 'link', 'show', ifname])).code).not.toBe(0);
+    expect(existsSync(join(dir, 'kernel.sock'))).toBe(false);
+  });
 });
