@@ -1,3 +1,3 @@
-import { agentVitest } from './vitest.shared.js';
+import { meshVitest } from '../../vitest.base.js';
 
-export default agentVitest('lab');
+export default meshVitest('@mesh/reference-agent', 'lab');

@@ -1,9 +1,10 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { toError } from '@mesh/core';
+import { type Clock, systemClock, toError } from '@mesh/core';
 import { ControlError } from './errors.js';
 import type { AgentStatus } from './status.js';
+import { claimSocketPath } from './unix-socket.js';
 
 /**
  * Control protocol (unix socket, one JSON object per line, one request per connection):
@@ -17,17 +18,6 @@ const MAX_REQUEST = 4096;
 
 export interface ControlHandlers {
   status(): Promise<AgentStatus>;
-}
-
-function connectable(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Serves the control socket. The socket file is 0600 and removed again by `stop()`. */
@@ -44,19 +34,21 @@ export class ControlServer {
 
   async start(): Promise<void> {
     if (this.#server) return;
-    // A live agent owns the socket: refuse; a dead one left its file behind: take it over.
-    if (await connectable(this.path)) throw new ControlError(`another agent is serving ${this.path}`);
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
-    rmSync(this.path, { force: true });
     const server = createServer((socket) => this.#serve(socket));
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+      // A live agent owns the socket: refuse; a dead one left its file behind: take it over.
+      if (!(await claimSocketPath(this.path))) throw new Error('another agent is serving it');
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.path, () => resolve());
+      });
+      chmodSync(this.path, 0o600);
+    } catch (err) {
+      server.close();
+      throw new ControlError(`cannot listen on ${this.path}: ${toError(err).message}`, { cause: err });
+    }
     this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(new ControlError(`cannot listen on ${this.path}: ${err.message}`, { cause: err })),
-      );
-      server.listen(this.path, () => resolve());
-    });
-    chmodSync(this.path, 0o600);
   }
 
   async stop(): Promise<void> {
@@ -104,17 +96,17 @@ export class ControlServer {
 }
 
 /** Sends one request to the agent's control socket and returns its reply's payload. */
-export function requestStatus(path: string, options: { timeoutMs?: number } = {}): Promise<AgentStatus> {
+export function requestStatus(path: string, options: { timeoutMs?: number; clock?: Clock } = {}): Promise<AgentStatus> {
   const timeoutMs = options.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let buf = '';
-    const timer = setTimeout(() => {
+    const timer = (options.clock ?? systemClock).setTimeout(() => {
       socket.destroy();
       reject(new ControlError(`no answer from the agent at ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
     const done = (err: Error | null, status?: AgentStatus) => {
-      clearTimeout(timer);
+      timer.cancel();
       socket.destroy();
       if (err) reject(err);
       else resolve(status!);

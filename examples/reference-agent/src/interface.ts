@@ -4,6 +4,7 @@ import { type Clock, type Logger, silentLogger, systemClock, toError } from '@me
 import { UapiDevice, WgCliDevice, type WgDevice } from '@mesh/wg-control';
 import type { AgentConfig } from './config.js';
 import { InterfaceError } from './errors.js';
+import { claimSocketPath } from './unix-socket.js';
 
 /** A WireGuard interface the agent uses; `close()` removes what `openInterface` created. */
 export interface WgInterface {
@@ -62,14 +63,13 @@ async function assignAddress(cfg: AgentConfig['interface']): Promise<void> {
 /** Starts `wireguard-go -f <name>`: a userspace device with a UAPI socket, removed again on close. */
 async function openWireguardGo(cfg: AgentConfig['interface'], o: Required<OpenInterfaceOptions>): Promise<WgInterface> {
   const socket = cfg.uapiSocket!;
-  if (existsSync(socket) || (await linkExists(cfg.name))) {
+  // A socket file nobody serves is a crashed run's leftover: take it over.
+  if (!(await claimSocketPath(socket)) || (await linkExists(cfg.name))) {
     throw new InterfaceError(`interface ${cfg.name} already exists (use interface.mode "existing" to reuse it)`);
   }
-  // Own process group: a Ctrl-C on the terminal must not kill the device before peers are removed.
-  const child: ChildProcess = spawn(cfg.wireguardGo, ['-f', cfg.name], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  // Same process group as the agent: whatever takes the agent's group down (a service manager, a
+  // terminal's Ctrl-C) takes wireguard-go with it, so no orphan keeps the interface after a crash.
+  const child: ChildProcess = spawn(cfg.wireguardGo, ['-f', cfg.name], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 4096) stderr += d.toString();

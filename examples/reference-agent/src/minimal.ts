@@ -16,7 +16,7 @@ export interface MinimalAgent {
   stop(): Promise<void>;
 }
 
-/** Test seams; an agent leaves them all unset. */
+/** Seams for embedding (another signaling transport, a device of your own) and for tests. */
 export interface MinimalAgentOverrides {
   device?: WgDevice;
   signaler?: AgentSignaler;

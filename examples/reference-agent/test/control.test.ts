@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type AgentStatus, ControlServer, requestStatus } from '../src/index.js';
 import { type CliIo, main } from '../src/main.js';
 import { keyPair, validConfig } from './fixtures.js';
@@ -12,7 +12,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const STATUS: AgentStatus = {
   self: { publicKey: keyPair().publicKey, relay: { home: 'rel://192.0.2.10:33080', connected: true } },
@@ -114,7 +114,7 @@ describe('control socket', () => {
   it('takes over a stale socket file but refuses a live one', async () => {
     const { path } = await fakeAgent();
     await expect(new ControlServer(path, { status: async () => STATUS }).start()).rejects.toThrow(
-      `another agent is serving ${path}`,
+      `cannot listen on ${path}: another agent is serving it`,
     );
     const stale = join(dir, 'stale.sock');
     writeFileSync(stale, '');

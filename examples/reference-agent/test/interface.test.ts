@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,11 +48,22 @@ describe('openInterface failures leave nothing behind', () => {
     expect(existsSync(cfg.uapiSocket!)).toBe(false);
   });
 
-  it('an existing socket is refused (mode wireguard-go) and required (mode existing)', async () => {
-    const taken = ifaceConfig({});
-    writeFileSync(taken.uapiSocket!, '');
-    await expect(openInterface(taken)).rejects.toThrow(/already exists \(use interface.mode "existing"/);
-    rmSync(taken.uapiSocket!);
+  it('a live UAPI socket is refused; a stale socket file (a crashed run) is taken over', async () => {
+    const live = ifaceConfig({ wireguardGo: script('dies2.sh', 'exit 1') });
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(live.uapiSocket!, r));
+    try {
+      await expect(openInterface(live)).rejects.toThrow(/already exists \(use interface.mode "existing"/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const stale = ifaceConfig({ wireguardGo: script('dies3.sh', 'echo "no TUN" >&2; exit 1') });
+    writeFileSync(stale.uapiSocket!, '');
+    await expect(openInterface(stale)).rejects.toThrow(/exited \(1\): no TUN/); // got past the check
+    expect(existsSync(stale.uapiSocket!)).toBe(false);
+  });
+
+  it('mode existing needs the interface', async () => {
     await expect(openInterface(ifaceConfig({ mode: 'existing' }))).rejects.toThrow(/not found \(mode "existing"/);
   });
 });

@@ -8,7 +8,7 @@ import type { PathKind, PeerConn } from '@mesh/peer-conn';
 import { FakeWireGuard } from '@mesh/peer-conn/testing';
 import { RelayServer } from '@mesh/relay-server';
 import type { WgDevice } from '@mesh/wg-control';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type AgentConfig,
   collectStatus,
@@ -20,7 +20,7 @@ import {
 import { keyPair } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-agent-loop-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -54,16 +54,23 @@ async function until(peer: PeerConn, kind: PathKind, timeoutMs = 20_000): Promis
   await onceEvent(peer, 'path-changed', { timeoutMs, filter: (info: { to: PathKind }) => info.to === kind });
 }
 
-/** A relay server, a signaling server and two configs (with a FakeWireGuard each) that name each other. */
-async function world() {
+/**
+ * A relay server, a signaling server and two configs (with a FakeWireGuard each) that name each
+ * other. The servers listen at once unless `serversLater`: then `startServers()` does it.
+ */
+async function world(options: { serversLater?: boolean } = {}) {
   const relayPort = await freePort();
+  const signalPort = await freePort();
   const relayUrl = `rel://127.0.0.1:${relayPort}`;
-  const relay = new RelayServer({ port: relayPort, exposedAddress: relayUrl, secret: 'lab-secret' });
-  await relay.start();
-  cleanups.push(() => relay.stop());
-  const signal = new SignalServer({ port: 0 });
-  await signal.start();
-  cleanups.push(() => signal.stop());
+  const startServers = async () => {
+    const relay = new RelayServer({ port: relayPort, exposedAddress: relayUrl, secret: 'lab-secret' });
+    await relay.start();
+    cleanups.push(() => relay.stop());
+    const signal = new SignalServer({ port: signalPort });
+    await signal.start();
+    cleanups.push(() => signal.stop());
+  };
+  if (!options.serversLater) await startServers();
   const keys = [keyPair(), keyPair()];
   const sides: { config: AgentConfig; wg: FakeWireGuard }[] = [];
   for (const [i, self] of keys.entries()) {
@@ -73,7 +80,7 @@ async function world() {
     const config = parseConfig({
       privateKey: self.privateKey,
       interface: { name: `fake${i}`, address: `100.64.0.${i + 1}/24`, listenPort: wg.port },
-      signal: { url: signal.url },
+      signal: { url: `ws://127.0.0.1:${signalPort}` },
       relay: { urls: [relayUrl], secret: 'lab-secret' },
       peers: [{ publicKey: keys[1 - i]!.publicKey, allowedIps: [`100.64.0.${2 - i}/32`] }],
       control: { socket: join(dir, `agent${i}-${relayPort}.sock`) },
@@ -81,7 +88,7 @@ async function world() {
     });
     sides.push({ config, wg });
   }
-  return { relayUrl, sides };
+  return { relayUrl, sides, startServers };
 }
 
 const overrides = (wg: FakeWireGuard) => ({
@@ -151,8 +158,24 @@ describe('on loopback: real relay server, signaling server and werift; a UDP sta
         ...overrides(a!.wg),
         iface: { name: 'fake0', device: fakeDevice(a!.wg), owned: true, close: async () => void ifaceClosed++ },
       }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ code: 'ERR_AGENT_CONTROL', message: expect.stringContaining('cannot listen on') });
     expect(ifaceClosed).toBe(1);
     expect(await a!.wg.getPeer(a!.config.peers[0]!.publicKey)).toBeNull();
+  });
+
+  it('starts while the relay and signaling servers are down, and connects once they are up', async () => {
+    const { relayUrl, sides, startServers } = await world({ serversLater: true });
+    const agents = [];
+    for (const { config, wg } of sides) {
+      const agent = await runMinimalAgent(config, overrides(wg)); // resolves: nothing waits for a server
+      cleanups.push(() => agent.stop());
+      agents.push(agent);
+    }
+    expect(agents.map((a) => a.peers[0]!.activePath)).toEqual(['none', 'none']);
+    await startServers();
+    await Promise.all(agents.map((a) => until(a.peers[0]!, 'ice-direct', 30_000)));
+    const relays = agents[0]!.relays!;
+    if (!relays.ready) await onceEvent(relays, 'reconnected', { timeoutMs: 30_000 });
+    expect(relays.homeInstanceUrl).toBe(relayUrl);
   });
 });

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, type LogLevel } from '@mesh/core';
 
-export const USAGE = `usage: mesh-signal --listen HOST:PORT [--register-timeout MS] [--max-message-bytes N] [--log-level LEVEL]
+export const USAGE = `usage: mesh-signal --listen HOST:PORT [--register-timeout MS] [--max-message-bytes N]
+                   [--rate-limit MSGS_PER_S] [--rate-burst N] [--log-level LEVEL]
   Logs are JSON lines on stdout; SIGTERM/SIGINT close every connection and exit 0.`;
 
 export interface CliConfig {
@@ -9,6 +10,7 @@ export interface CliConfig {
   port: number;
   registerTimeoutMs?: number;
   maxMessageBytes?: number;
+  rateLimit?: { messagesPerSecond: number; burst: number };
   logLevel: LogLevel;
 }
 
@@ -26,6 +28,8 @@ export function parseCliArgs(argv: string[]): CliConfig {
         listen: { type: 'string' },
         'register-timeout': { type: 'string' },
         'max-message-bytes': { type: 'string' },
+        'rate-limit': { type: 'string' },
+        'rate-burst': { type: 'string' },
         'log-level': { type: 'string' },
       },
     }) as { values: Record<string, string | undefined> });
@@ -45,6 +49,12 @@ export function parseCliArgs(argv: string[]): CliConfig {
   if (registerTimeoutMs !== undefined) config.registerTimeoutMs = registerTimeoutMs;
   const maxMessageBytes = positiveInt(values['max-message-bytes'], '--max-message-bytes');
   if (maxMessageBytes !== undefined) config.maxMessageBytes = maxMessageBytes;
+  const rate = positiveInt(values['rate-limit'], '--rate-limit');
+  const burst = positiveInt(values['rate-burst'], '--rate-burst');
+  if (rate !== undefined || burst !== undefined) {
+    // One flag alone keeps the server's default for the other (100/s, burst 500).
+    config.rateLimit = { messagesPerSecond: rate ?? 100, burst: burst ?? Math.max(500, rate ?? 0) };
+  }
   return config;
 }
 

@@ -11,13 +11,13 @@ import {
   systemClock,
   type Timer,
 } from '@mesh/core';
-import type { SignalMessage, Signaler, SignalerEvents } from '@mesh/peer-conn';
+import type { Signaler, SignalerEvents, SignalMessage } from '@mesh/peer-conn';
 import { EventEmitter } from 'eventemitter3';
 import WebSocket, { type RawData } from 'ws';
 import { answerChallenge, type Identity, identityFromPrivateKey, type OpenFailure, Sealer } from './crypto.js';
 import { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
 import { ReplayCache } from './replay-cache.js';
-import { CloseCodes, decodeServerFrame, encodeRegister, encodeSend, FrameError } from './wire.js';
+import { CloseCodes, decodeServerFrame, encodeRegister, encodeSend, FORWARD_GROWTH, FrameError } from './wire.js';
 
 export interface SignalClientOptions {
   /** `ws://host:port` (or `wss://`) of a mesh-signal server. */
@@ -106,7 +106,6 @@ const CLOSE_CAUSES: Record<number, DisconnectCause> = {
   [CloseCodes.REGISTER_TIMEOUT]: 'register-timeout',
   [CloseCodes.PROTOCOL_ERROR]: 'protocol-error',
   [CloseCodes.REPLACED]: 'replaced',
-  [CloseCodes.HEARTBEAT_TIMEOUT]: 'heartbeat-timeout',
   1000: 'server-closed',
 };
 
@@ -147,7 +146,8 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
     } catch {
       throw new InvalidArgumentError(`signal url must be ws:// or wss://, got ${JSON.stringify(options.url)}`);
     }
-    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    // (ws would throw on a fragment at every connection attempt, far from the mistake.)
+    if ((url.protocol !== 'ws:' && url.protocol !== 'wss:') || url.hash) {
       throw new InvalidArgumentError(`signal url must be ws:// or wss://, got ${JSON.stringify(options.url)}`);
     }
     this.url = options.url;
@@ -274,7 +274,10 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
   }
 
   #connect(): void {
-    const ws = new WebSocket(this.url, { perMessageDeflate: false, maxPayload: this.#opts.maxMessageBytes });
+    const ws = new WebSocket(this.url, {
+      perMessageDeflate: false,
+      maxPayload: this.#opts.maxMessageBytes + FORWARD_GROWTH,
+    });
     const link: Link = {
       ws,
       registered: false,
@@ -310,16 +313,21 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
     } catch (err) {
       const detail = (err as Error).message;
       // Mid-session garbage is dropped like any untrusted input; during the handshake it is fatal.
-      if (link.registered) return this.#reject(undefined, 'malformed', detail);
+      if (link.registered) {
+        this.#reject(undefined, 'malformed', detail);
+        return;
+      }
       this.#log.warn('signal-protocol-error', { detail });
-      return this.#abandon(link, 'protocol-error');
+      this.#abandon(link, 'protocol-error');
+      return;
     }
     if (frame.type === 'challenge' && !link.registered) {
       let mac: Buffer;
       try {
         mac = answerChallenge(this.#identity, { ephemeralPublic: frame.ephemeralKey, nonce: frame.nonce });
       } catch {
-        return this.#abandon(link, 'protocol-error');
+        this.#abandon(link, 'protocol-error');
+        return;
       }
       link.ws.send(encodeRegister(this.publicKey, mac));
     } else if (frame.type === 'registered' && !link.registered && frame.publicKey.equals(this.publicKey)) {
@@ -340,17 +348,22 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
 
   #onMessage(from: PeerKey, box: Buffer): void {
     const opened = this.#sealer.open(from, box);
-    if (!opened.ok) return this.#reject(from, opened.reason);
+    if (!opened.ok) {
+      this.#reject(from, opened.reason);
+      return;
+    }
     const { header, plaintext } = opened;
     const verdict = this.#replay.check(`${from.base64}:${header.messageId}`, header.timestamp, this.#clock.now());
     if (verdict !== 'fresh') {
-      return this.#reject(from, verdict, `timestamp ${header.timestamp}, id ${header.messageId}`);
+      this.#reject(from, verdict, `timestamp ${header.timestamp}, id ${header.messageId}`);
+      return;
     }
     let payload: unknown;
     try {
       payload = JSON.parse(plaintext.toString('utf8'));
     } catch {
-      return this.#reject(from, 'malformed', 'sealed payload is not JSON');
+      this.#reject(from, 'malformed', 'sealed payload is not JSON');
+      return;
     }
     this.#stats.received++;
     this.#safeEmit('message', from, payload);
@@ -363,7 +376,10 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
   }
 
   #beat(link: Link): void {
-    if (!link.alive) return this.#abandon(link, 'heartbeat-timeout');
+    if (!link.alive) {
+      this.#abandon(link, 'heartbeat-timeout');
+      return;
+    }
     link.alive = false;
     link.ws.ping();
   }

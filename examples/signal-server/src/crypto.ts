@@ -73,7 +73,11 @@ export interface ServerChallenge extends Challenge {
 export function createChallenge(): ServerChallenge {
   const { privateKey, publicKey } = generateKeyPairSync('x25519');
   const spki = publicKey.export({ format: 'der', type: 'spki' });
-  return { ephemeralPrivate: privateKey, ephemeralPublic: spki.subarray(SPKI_X25519.length), nonce: randomBytes(NONCE_BYTES) };
+  return {
+    ephemeralPrivate: privateKey,
+    ephemeralPublic: spki.subarray(SPKI_X25519.length),
+    nonce: randomBytes(NONCE_BYTES),
+  };
 }
 
 /**

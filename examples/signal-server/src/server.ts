@@ -131,7 +131,11 @@ export class SignalServer extends EventEmitter<SignalServerEvents> {
       maxPendingConnections: options.maxPendingConnections ?? DEFAULTS.maxPendingConnections,
     };
     const o = this.#opts;
-    const positive = { maxMessageBytes: o.maxMessageBytes, registerTimeoutMs: o.registerTimeoutMs, heartbeatMs: o.heartbeatMs };
+    const positive = {
+      maxMessageBytes: o.maxMessageBytes,
+      registerTimeoutMs: o.registerTimeoutMs,
+      heartbeatMs: o.heartbeatMs,
+    };
     for (const [name, v] of Object.entries(positive)) {
       if (!(Number.isFinite(v) && v > 0)) throw new InvalidArgumentError(`${name} must be a positive number, got ${v}`);
     }
@@ -327,15 +331,21 @@ export class SignalServer extends EventEmitter<SignalServerEvents> {
   }
 
   #forward(conn: Connection, from: PeerKey, to: PeerKey, box: string): void {
-    const drop = (reason: DropReason) => {
-      this.#stats.dropped[reason]++;
-      this.#log.debug('signal-dropped', { from: from.toShortString(), to: to.toShortString(), reason });
-      this.emit('dropped', { from, to, reason });
-    };
-    if (!conn.bucket.take()) return drop('rate-limited');
     const target = this.#peers.get(to.base64);
-    if (!target || target.ending) return drop('undeliverable');
-    if (target.ws.bufferedAmount > this.#opts.maxBufferedBytes) return drop('backpressure');
+    const reason: DropReason | undefined = !conn.bucket.take()
+      ? 'rate-limited'
+      : !target || target.ending
+        ? 'undeliverable'
+        : target.ws.bufferedAmount > this.#opts.maxBufferedBytes
+          ? 'backpressure'
+          : undefined;
+    if (reason || !target) {
+      const why = reason ?? 'undeliverable';
+      this.#stats.dropped[why]++;
+      this.#log.debug('signal-dropped', { from: from.toShortString(), to: to.toShortString(), reason: why });
+      this.emit('dropped', { from, to, reason: why });
+      return;
+    }
     const frame = encodeMessage(from, box);
     this.emit('forward', { from, to, frame });
     this.#stats.forwarded++;

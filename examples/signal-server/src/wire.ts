@@ -11,8 +11,13 @@ export const CloseCodes = {
   REGISTER_TIMEOUT: 4002,
   PROTOCOL_ERROR: 4003,
   REPLACED: 4004,
-  HEARTBEAT_TIMEOUT: 4005,
 } as const;
+
+/**
+ * A forwarded `message` frame is this many bytes longer than the `send` frame it came from; a client
+ * accepts frames that much over its limit, so a send the server took is never too big to deliver.
+ */
+export const FORWARD_GROWTH = '"message","from"'.length - '"send","to"'.length;
 
 export type ServerFrame =
   | { type: 'challenge'; version: number; ephemeralKey: Buffer; nonce: Buffer }

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DisconnectCause } from '../src/client.js';
 import { parseCliArgs } from '../src/cli-args.js';
+import type { DisconnectCause } from '../src/client.js';
 import { collect, DEADLINE, onCleanup, startClient } from './helpers.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
@@ -14,7 +14,10 @@ const CLI = `${PKG}dist/cli.js`;
 beforeAll(() => {
   const newest = Math.max(...readdirSync(`${PKG}src`).map((f) => statSync(`${PKG}src/${f}`).mtimeMs));
   if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
-    execFileSync(process.execPath, [`${PKG}../../node_modules/tsup/dist/cli-default.js`], { cwd: PKG, stdio: 'ignore' });
+    execFileSync(process.execPath, [`${PKG}../../node_modules/tsup/dist/cli-default.js`], {
+      cwd: PKG,
+      stdio: 'ignore',
+    });
   }
 }, 60_000);
 
@@ -26,6 +29,10 @@ describe('parseCliArgs', () => {
       port: 0,
       registerTimeoutMs: 900,
       logLevel: 'debug',
+    });
+    expect(parseCliArgs(['--listen', 'h:1', '--rate-limit', '1000']).rateLimit).toEqual({
+      messagesPerSecond: 1000,
+      burst: 1000,
     });
   });
 
@@ -79,8 +86,11 @@ describe('mesh-signal', () => {
     expect(await exited).toBe(0);
     expect((await down)[0].cause).toBe('shutdown');
     const events = lines.map((l) => l.event);
-    expect(events).toEqual(expect.arrayContaining(['signal-listening', 'signal-registered', 'signal-shutdown', 'signal-stopped']));
-    for (const l of lines) expect(l).toMatchObject({ ts: expect.any(String), level: expect.any(String), service: 'mesh-signal' });
+    expect(events).toEqual(
+      expect.arrayContaining(['signal-listening', 'signal-registered', 'signal-shutdown', 'signal-stopped']),
+    );
+    for (const l of lines)
+      expect(l).toMatchObject({ ts: expect.any(String), level: expect.any(String), service: 'mesh-signal' });
   });
 
   it('exits 2 with the usage on a bad command line', async () => {

@@ -8,7 +8,9 @@ describe('identityFromPrivateKey', () => {
     const k = keyPair();
     expect(identityFromPrivateKey(k.privateKey).publicKey.equals(k.publicKey)).toBe(true);
     // RFC 7748 §6.1 test vector (Alice), as WireGuard base64.
-    const alice = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex').toString('base64');
+    const alice = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex').toString(
+      'base64',
+    );
     expect(identityFromPrivateKey(alice).publicKey.hex).toBe(
       '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a',
     );

@@ -110,7 +110,11 @@ export function registerFrame(privateKey: string, challenge: Record<string, unkn
     ephemeralPublic: Buffer.from(String(challenge.ephemeralKey), 'base64'),
     nonce: Buffer.from(String(challenge.nonce), 'base64'),
   });
-  return JSON.stringify({ type: 'register', publicKey: (claim ?? identity.publicKey).base64, mac: mac.toString('base64') });
+  return JSON.stringify({
+    type: 'register',
+    publicKey: (claim ?? identity.publicKey).base64,
+    mac: mac.toString('base64'),
+  });
 }
 
 /** A raw socket that answered the server's challenge (see registerFrame); the reply is its next frame. */

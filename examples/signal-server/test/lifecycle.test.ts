@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { ErrorCodes, FakeClock, hasCode, onceEvent } from '@mesh/core';
+import { ErrorCodes, FakeClock, onceEvent } from '@mesh/core';
 import type { SignalMessage } from '@mesh/peer-conn';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -94,13 +94,31 @@ describe('SignalClient API contract', () => {
     expect(c.connected).toBe(false);
   });
 
+  it('the largest message send accepts is delivered (the forwarded envelope fits the receiver)', async () => {
+    const limit = 2048;
+    const server = await startServer({ maxMessageBytes: limit });
+    const a = await startClient(server.url, { maxMessageBytes: limit });
+    const b = await startClient(server.url, { maxMessageBytes: limit });
+    const sized = (n: number) => ({ ...MSG, candidate: 'x'.repeat(n) }) as SignalMessage;
+    // Walk down from too big to the first size that is accepted (a rejected send costs nothing).
+    const got = collect(b, 1);
+    let n = limit;
+    while (n > 0 && (await codeOf(a.send(b.publicKey, sized(n)))) !== 'resolved') n--;
+    expect(n).toBeGreaterThan(limit / 2);
+    expect((await got)[0]![1]).toEqual(sized(n));
+    expect(b.connected).toBe(true);
+  });
+
   it('rejects bad options at construction', () => {
     const url = 'ws://127.0.0.1:1';
-    expect(() => new SignalClient({ url, privateKey: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_KEY' }));
+    expect(() => new SignalClient({ url, privateKey: 'nope' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_KEY' }),
+    );
     const privateKey = keyPair().privateKey;
     for (const bad of [
       { url: 'http://x' },
       { url: 'not a url' },
+      { url: 'ws://127.0.0.1:1/#frag' },
       { url, reconnect: { initialMs: 0 } },
       { url, reconnect: { initialMs: 10, maxMs: 5 } },
       { url, freshnessWindowMs: -1 },
@@ -109,7 +127,9 @@ describe('SignalClient API contract', () => {
         expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }),
       );
     }
-    expect(() => new SignalServer({ port: 70_000 })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+    expect(() => new SignalServer({ port: 70_000 })).toThrow(
+      expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }),
+    );
   });
 
   it('a throwing message listener does not break the client', async () => {

@@ -5,7 +5,16 @@ import { describe, expect, it } from 'vitest';
 import type { SignalClient } from '../src/client.js';
 import { identityFromPrivateKey, Sealer } from '../src/crypto.js';
 import { CloseCodes } from '../src/wire.js';
-import { collect, DEADLINE, keyPair, rawRegister, rawSocket, registerFrame, startClient, startServer } from './helpers.js';
+import {
+  collect,
+  DEADLINE,
+  keyPair,
+  rawRegister,
+  rawSocket,
+  registerFrame,
+  startClient,
+  startServer,
+} from './helpers.js';
 import { MaliciousServer } from './malicious-server.js';
 
 const OFFER: SignalMessage = {
@@ -79,7 +88,14 @@ describe('the server cannot read', () => {
     const envelope = JSON.parse(frame) as { type: string; from: string; box: string };
     expect(Object.keys(envelope).sort()).toEqual(['box', 'from', 'type']);
     const box = Buffer.from(envelope.box, 'base64');
-    const secrets = [OFFER.ice!.ufrag, OFFER.ice!.pwd, OFFER.ice!.sessionId, OFFER.relay!.url, '198.51.100.77', 'offer'];
+    const secrets = [
+      OFFER.ice!.ufrag,
+      OFFER.ice!.pwd,
+      OFFER.ice!.sessionId,
+      OFFER.relay!.url,
+      '198.51.100.77',
+      'offer',
+    ];
     for (const s of secrets) {
       expect(frame).not.toContain(s);
       expect(box.includes(Buffer.from(s))).toBe(false);
@@ -133,7 +149,13 @@ describe('the server cannot forge', () => {
     await first;
     original = (JSON.parse(evil.forwarded[0]!.frame) as { box: string }).box;
     const box = Buffer.from(original, 'base64');
-    const flips = [box.length - 20 /* ciphertext */, box.length - 1 /* tag */, 90 /* nonce */, 84 /* timestamp */, 70 /* id */];
+    const flips = [
+      box.length - 20 /* ciphertext */,
+      box.length - 1 /* tag */,
+      90 /* nonce */,
+      84 /* timestamp */,
+      70 /* id */,
+    ];
     for (const at of flips) {
       const t = Buffer.from(box);
       t[at]! ^= 0x01;
@@ -205,12 +227,28 @@ describe('garbage from clients', () => {
     const junk: Array<{ registerFirst: boolean; send: string | Buffer; code: number }> = [
       { registerFirst: false, send: randomBytes(200), code: CloseCodes.PROTOCOL_ERROR },
       { registerFirst: false, send: '{"type":"register"', code: CloseCodes.PROTOCOL_ERROR },
-      { registerFirst: false, send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: 'AAAA' }), code: CloseCodes.PROTOCOL_ERROR },
+      {
+        registerFirst: false,
+        send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: 'AAAA' }),
+        code: CloseCodes.PROTOCOL_ERROR,
+      },
       { registerFirst: false, send: 'x'.repeat(5000), code: 1009 },
       { registerFirst: true, send: randomBytes(64), code: CloseCodes.PROTOCOL_ERROR },
-      { registerFirst: true, send: JSON.stringify({ type: 'send', to: 'nope', box: 'AAAA' }), code: CloseCodes.PROTOCOL_ERROR },
-      { registerFirst: true, send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: '%%%' }), code: CloseCodes.PROTOCOL_ERROR },
-      { registerFirst: true, send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: 'A'.repeat(5000) }), code: 1009 },
+      {
+        registerFirst: true,
+        send: JSON.stringify({ type: 'send', to: 'nope', box: 'AAAA' }),
+        code: CloseCodes.PROTOCOL_ERROR,
+      },
+      {
+        registerFirst: true,
+        send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: '%%%' }),
+        code: CloseCodes.PROTOCOL_ERROR,
+      },
+      {
+        registerFirst: true,
+        send: JSON.stringify({ type: 'send', to: a.publicKey.base64, box: 'A'.repeat(5000) }),
+        code: 1009,
+      },
     ];
     for (const [i, j] of junk.entries()) {
       const raw = j.registerFirst ? await rawRegister(server.url, registered.privateKey) : await rawSocket(server.url);

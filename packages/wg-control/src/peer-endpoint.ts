@@ -18,6 +18,9 @@ import { decodeProbe, encodeProbe, isProbe, isWireGuardMessage, PING, PONG } fro
 
 /** Largest payload one UDP datagram can carry over IPv4. */
 export const MAX_UDP_PAYLOAD = 65_507;
+const HANDSHAKE_INITIATION = 1;
+/** WireGuard's REKEY_TIMEOUT: after it, WireGuard has sent a newer initiation of its own. */
+const HELD_INITIATION_MS = 5_000;
 
 export interface PeerEndpointOptions {
   /** WireGuard's listen port on `host`. The socket is connected to it: only WireGuard's datagrams are forwarded out. */
@@ -71,6 +74,8 @@ export interface PeerEndpointStats {
   fromWireguard: { packets: number; bytes: number };
   toWireguard: { packets: number; bytes: number };
   probesSent: number;
+  /** Handshake initiations held while no path was active and sent when one became active. */
+  heldInitiationsSent: number;
   pongsSent: number;
   pongsReceived: number;
   drops: PeerEndpointDrops;
@@ -117,6 +122,7 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   readonly #bufferBytes: number | undefined;
   readonly #id = randomBytes(8);
   readonly #entries = new Map<DatagramPath, Entry>();
+  #heldInitiation: { msg: Buffer; atMono: number } | undefined;
   #socket: Socket | undefined;
   #address: { host: string; port: number } | null = null;
   #starting: Promise<{ host: string; port: number }> | undefined;
@@ -127,6 +133,7 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
     fromWireguard: { packets: 0, bytes: 0 },
     toWireguard: { packets: 0, bytes: 0 },
     probesSent: 0,
+    heldInitiationsSent: 0,
     pongsSent: 0,
     pongsReceived: 0,
     drops: {
@@ -283,6 +290,14 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   #setActive(path: DatagramPath | null, reason: 'set' | 'detached' | 'closed'): void {
     const from = this.#active;
     this.#active = path;
+    const held = this.#heldInitiation;
+    this.#heldInitiation = undefined;
+    // Only the newest initiation is valid (WireGuard answers nothing older), and only until WireGuard
+    // sends its retry.
+    if (path && held && this.#clock.monotonic() - held.atMono < HELD_INITIATION_MS) {
+      this.#stats.heldInitiationsSent++;
+      if (!path.send(held.msg)) this.#stats.drops.pathSendFailed++;
+    }
     this.#log.info('active-changed', { from: from?.kind ?? null, to: path?.kind ?? null, reason });
     this.emit('active-changed', { from, to: path, reason });
   }
@@ -303,8 +318,14 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
     this.#stats.fromWireguard.packets++;
     this.#stats.fromWireguard.bytes += msg.length;
     const active = this.#active;
-    if (!active) this.#stats.drops.noActivePath++;
-    else if (!active.send(msg)) this.#stats.drops.pathSendFailed++;
+    if (!active) {
+      this.#stats.drops.noActivePath++;
+      // WireGuard retries an unanswered initiation only every 5 s (REKEY_TIMEOUT): keep the latest
+      // one so the next active path can carry it at once instead of waiting for the retry.
+      if (msg[0] === HANDSHAKE_INITIATION && isWireGuardMessage(msg)) {
+        this.#heldInitiation = { msg, atMono: this.#clock.monotonic() };
+      }
+    } else if (!active.send(msg)) this.#stats.drops.pathSendFailed++;
   }
 
   #fromPath(entry: Entry, d: Buffer): void {

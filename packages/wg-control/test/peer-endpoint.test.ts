@@ -118,6 +118,30 @@ describe('PeerEndpoint', () => {
     expect(a.ep.stats.fromWireguard.packets).toBe(2);
   });
 
+  it('holds the latest handshake initiation while no path is active and sends it on activation', async () => {
+    const { clock, a, b, pa } = await pairOfSides({ probeIntervalMs: 0 });
+    b.ep.setActive(b.ep.paths[0]!);
+    const first = Buffer.concat([wgMessage(1), Buffer.from('old')]);
+    const latest = Buffer.concat([wgMessage(1), Buffer.from('new')]);
+    a.wg.send(first, a.address);
+    a.wg.send(wgMessage(4), a.address); // not an initiation: never held
+    a.wg.send(latest, a.address);
+    await expect.poll(() => a.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(3);
+    a.ep.setActive(pa);
+    await b.wg.waitFor(1);
+    expect(b.wg.received.map((r) => r.data.toString('latin1').slice(-3))).toEqual(['new']);
+    expect(a.ep.stats.heldInitiationsSent).toBe(1);
+    // Once WireGuard's own retry is due (5 s), a held initiation is stale and dropped.
+    a.ep.setActive(null);
+    a.wg.send(latest, a.address);
+    await expect.poll(() => a.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(4);
+    await clock.advance(5_000);
+    a.ep.setActive(pa);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.wg.received).toHaveLength(1);
+    expect(a.ep.stats.heldInitiationsSent).toBe(1);
+  });
+
   it('forwards only what WireGuard sends: the local socket is connected to WireGuard', async () => {
     const { a, b, pa, pb } = await pairOfSides({ probeIntervalMs: 0 });
     a.ep.setActive(pa);

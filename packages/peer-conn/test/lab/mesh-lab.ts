@@ -106,10 +106,7 @@ export class Agent {
 }
 
 export interface MeshLabOptions {
-  /**
-   * Before the agents start, natA blocks all UDP (STUN/TURN included) and TCP to coturn: only the
-   * relay server is left. (UDP alone is not enough: werift falls back to TURN over TCP → ice-turn.)
-   */
+  /** Start with only the relay server reachable from peerA (see `relayOnly()`). */
   relayOnly?: boolean;
   /** Agent log level (default info). */
   logLevel?: string;
@@ -148,10 +145,7 @@ export class MeshLab {
       name: 'signal-relay',
     });
     await this.signal.waitForLine(/"ev":"listening"/);
-    if (options.relayOnly) {
-      await lab.blockUdp('natA', true, { all: true });
-      await this.blockTurnTcp(true);
-    }
+    if (options.relayOnly) await this.relayOnly(true);
     const ka = generateKeyPair();
     const kb = generateKeyPair();
     const side = async (role: 'peerA' | 'peerB', self: KeyPair, remote: KeyPair, ip: string, remoteIp: string) => {
@@ -207,10 +201,23 @@ export class MeshLab {
     return proc;
   }
 
-  /** Drops TCP from peerA to coturn at natA (werift's TURN-over-TCP fallback). */
-  async blockTurnTcp(on: boolean): Promise<void> {
-    const rule = ['FORWARD', '-p', 'tcp', '--dport', '3478', '-j', 'DROP'];
-    await this.lab.execOk('natA', ['iptables', on ? '-I' : '-D', ...rule]);
+  /**
+   * natA drops all UDP (STUN/TURN to svc included) and TCP to coturn: only the relay server is left.
+   * (UDP alone is not enough: werift falls back to TURN over TCP, which gives ice-turn.)
+   */
+  async relayOnly(on: boolean): Promise<void> {
+    await this.lab.blockUdp('natA', on, { all: true });
+    await this.lab.execOk('natA', [
+      'iptables',
+      on ? '-I' : '-D',
+      'FORWARD',
+      '-p',
+      'tcp',
+      '--dport',
+      '3478',
+      '-j',
+      'DROP',
+    ]);
   }
 
   /** Restarts the relay server (SIGTERM: it says goodbye to every peer) on the same address. */
@@ -298,8 +305,8 @@ export interface Trial {
   /** Fault injected → first answered probe of the final run. */
   recoveredAfterMs: number;
   outages: { startAt: number; durationMs: number | null; lost: number }[];
-  /** What PeerConn itself reported (`recovered` events after the fault). */
-  peerConnRecovered: { a: number[]; b: number[] };
+  /** What PeerConn itself reported (`recovered` events after the fault): outage and new path. */
+  peerConnRecovered: { a: { outageMs: number; path: string }[]; b: { outageMs: number; path: string }[] };
   offers: number;
   teardowns: number;
   reopens: { a: number; b: number };
@@ -335,13 +342,13 @@ export async function measureRecovery(
     .map((o) => ({ startAt: o.startAt, durationMs: o.durationMs, lost: o.lost }));
   const outageMs = outages.reduce((sum, o) => sum + (o.durationMs ?? 0), 0);
   const d = (k: keyof AgentStatus['counters']) => sa1.counters[k] - sa0.counters[k] + sb1.counters[k] - sb0.counters[k];
-  const ms = (e: Ev) => e.outageMs as number;
+  const rec = (e: Ev) => ({ outageMs: e.outageMs as number, path: e.path as string });
   return {
     scenario,
     outageMs,
     recoveredAfterMs: Math.max(0, firstOk - faultAt),
     outages,
-    peerConnRecovered: { a: ml.a.events('recovered', ma).map(ms), b: ml.b.events('recovered', mb).map(ms) },
+    peerConnRecovered: { a: ml.a.events('recovered', ma).map(rec), b: ml.b.events('recovered', mb).map(rec) },
     offers: d('offersSent'),
     teardowns: d('relayTeardowns'),
     reopens: {

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Role, ROLES, Rig } from '../../src/rig.js';
+import { expectWithin, record } from './helpers.js';
+
+// §12: two relay servers in svc; peerA is configured with relay0 only, peerB with relay1 only, so
+// they are homed on different servers and meet on the controller's (the larger key's) home relay,
+// which the other side dials as a foreign relay. Peer↔peer UDP is blocked: the relays are the only path.
+
+let rig: Rig;
+let controller: Role;
+
+beforeAll(async () => {
+  rig = await Rig.create({ relays: 2, relayUrls: { peerA: [0], peerB: [1] }, start: 'none' });
+  await rig.lab.blockUdp('natA', true);
+  for (const role of ROLES) await rig.startAgent(role);
+  for (const role of ROLES) await rig.waitPath(role, 'relay', { timeoutMs: 30_000 });
+  await rig.waitTunnel();
+  controller = rig.keys.peerA.publicKey > rig.keys.peerB.publicKey ? 'peerA' : 'peerB';
+});
+
+afterAll(async () => {
+  await rig?.destroy();
+});
+
+describe('§12 two relays', () => {
+  it('A and B homed on different servers: both report their own home, the tunnel runs', async () => {
+    expect((await rig.status('peerA')).self.relay.home).toBe(rig.relayUrl(0));
+    expect((await rig.status('peerB')).self.relay.home).toBe(rig.relayUrl(1));
+    for (const role of ROLES) await rig.waitStatusPath(role, 'relay', 10_000);
+  });
+
+  it("the controller's relay becomes unreachable from the other peer: they meet on a relay both reach", async () => {
+    const follower: Role = controller === 'peerA' ? 'peerB' : 'peerA';
+    const nat = follower === 'peerA' ? 'natA' : 'natB';
+    const meetPort = String(33080 + (controller === 'peerA' ? 0 : 1));
+    const rule = ['FORWARD', '-d', rig.lab.addr.svc, '-p', 'tcp', '--dport', meetPort, '-j', 'REJECT', '--reject-with', 'tcp-reset'];
+    try {
+      const m = await rig.measure(
+        async () => {
+          // Every packet of the follower's live connection to that relay now gets a RST, and so does every redial.
+          await rig.lab.execOk(nat, ['iptables', '-w', '10', '-I', ...rule]);
+        },
+        { recoverTimeoutMs: 90_000 },
+      );
+      expectWithin(m, { maxOutageMs: 45_000, maxOffers: 25, maxTeardowns: 8 }, () => rig.tail());
+      record(`§12 two relays, controller's relay unreachable from ${follower}`, [m], { controller });
+    } finally {
+      await rig.lab.exec(nat, ['iptables', '-w', '10', '-D', ...rule]);
+    }
+  });
+});
