@@ -11,12 +11,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { onceEvent, type PeerKey } from '@mesh/core';
-import { SignalClient } from '@mesh/example-signal';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2000);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 32);
 const WARMUP = 200;
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+// The bench runs the build (plain node cannot load src/); typed from the sources so that typechecking
+// does not need dist.
+const { SignalClient } = (await import(
+  new URL('../dist/index.js', import.meta.url).href
+)) as typeof import('../src/index.js');
 
 function privateKey(): string {
   const d = generateKeyPairSync('x25519').privateKey.export({ format: 'jwk' }).d!;

@@ -1,5 +1,4 @@
 import type { PeerKey } from '@mesh/core';
-import type { EventEmitter } from 'eventemitter3';
 import type { SignalMessage } from './messages.js';
 
 export interface SignalerEvents {
@@ -11,7 +10,10 @@ export interface SignalerEvents {
  * Carries offers, answers and candidates between two peers. Delivery may drop, duplicate and
  * reorder: PeerConn is built to converge anyway. `send` resolves once the message is handed to
  * the transport, and rejects (it never throws synchronously) when it could not be.
+ * Any emitter with a `message` event fits (an eventemitter3 class may have more events).
  */
-export interface Signaler extends EventEmitter<SignalerEvents> {
+export interface Signaler {
   send(to: PeerKey, message: SignalMessage, options?: { signal?: AbortSignal }): Promise<void>;
+  on(event: 'message', listener: SignalerEvents['message']): unknown;
+  off(event: 'message', listener: SignalerEvents['message']): unknown;
 }

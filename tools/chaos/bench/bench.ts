@@ -1,2 +1,291 @@
-// placeholder replaced below
-export {};
+#!/usr/bin/env node
+/**
+ * Chaos benchmark (issue 6 acceptance 5), as root, after a build:
+ *   sudo tools/with-node node tools/chaos/dist/bench.js [--trials 10] [--only outages,throughput,idle] [--peers 1,10,50]
+ * 1. outages: each fault repeated N times with real agents (p50/p95/max of the in-tunnel outage);
+ * 2. throughput: iperf3 TCP and ping RTT through the tunnel on the ICE path and on the relay path,
+ *    beside plain wireguard-go (no agent) between the same namespaces, in the same run;
+ * 3. idle: one agent with 1, 10, 50 peers (each remote peer a real mesh-agent in peerB): packets/s
+ *    per peer, CPU and RSS of the agent under test.
+ * Prints a table per part and one JSON line at the end; asserts nothing.
+ */
+import { parseArgs } from 'node:util';
+import { generateKeyPair, type LabProcess } from '@mesh/lab';
+import { percentile } from '../src/report.js';
+import { CLI, type OutageMeasure, ROLES, Rig } from '../src/rig.js';
+
+const { values } = parseArgs({
+  options: {
+    trials: { type: 'string', default: '10' },
+    only: { type: 'string', default: 'outages,throughput,idle' },
+    peers: { type: 'string', default: '1,10,50' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
+const TRIALS = Number(values.trials);
+const PARTS = new Set(values.only.split(','));
+const PEER_COUNTS = values.peers.split(',').map(Number);
+const SECONDS = Number(values.seconds);
+const results: Record<string, unknown> = {};
+const log = (s: string) => console.log(s);
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+
+function table(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map(String));
+  const w = cells[0]!.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  return cells.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ')).join('\n');
+}
+
+// ---- 1. outages over N trials -------------------------------------------------------------------
+
+async function outages(): Promise<void> {
+  const rows: (string | number)[][] = [['fault', 'trials', 'p50 s', 'p95 s', 'max s', 'offers/trial', 'tear-downs/trial']];
+  const all: Record<string, number[]> = {};
+  const add = (name: string, ms: OutageMeasure[]) => {
+    const o = ms.map((m) => m.outageMs);
+    all[name] = o;
+    const per = (k: 'offersSent' | 'relayTeardowns') => f1(ms.reduce((a, m) => a + m.delta[k], 0) / ms.length);
+    rows.push([name, o.length, f1(percentile(o, 50) / 1000), f1(percentile(o, 95) / 1000), f1(Math.max(...o) / 1000), per('offersSent'), per('relayTeardowns')]);
+    log(`  ${name}: ${o.map((x) => (x / 1000).toFixed(2)).join(' ')} s`);
+  };
+  {
+    const rig = await Rig.create();
+    try {
+      for (const r of ROLES) await rig.waitPath(r, 'ice-direct', { timeoutMs: 30_000 });
+      await rig.waitTunnel();
+      const direct = async () => {
+        for (const r of ROLES) await rig.waitStatusPath(r, 'ice-direct', 120_000);
+      };
+      const trials = async (fn: () => Promise<void>, prep = direct) => {
+        const ms: OutageMeasure[] = [];
+        for (let i = 0; i < TRIALS; i++) {
+          await prep();
+          ms.push(await rig.measure(fn));
+        }
+        return ms;
+      };
+      add('ICE: natA public IP rotated', await trials(() => rig.lab.rotatePublicIp('natA').then(() => {})));
+      add('ICE: natA conntrack flush', await trials(() => rig.lab.conntrackFlush('natA')));
+      add(
+        'ICE: UDP blocked → relay',
+        await trials(
+          async () => {
+            const mark = rig.mark('peerA');
+            await rig.lab.blockUdp('natA', true);
+            await rig.waitPath('peerA', 'relay', { after: mark, timeoutMs: 30_000 });
+          },
+          async () => {
+            await rig.lab.blockUdp('natA', false);
+            await direct();
+          },
+        ),
+      );
+      await rig.lab.blockUdp('natA', false);
+      add(
+        'ICE: remote agent SIGKILL + restart',
+        await trials(async () => {
+          await rig.crashAgent('peerB');
+          await rig.startAgent('peerB');
+        }),
+      );
+    } finally {
+      await rig.destroy();
+    }
+  }
+  {
+    const rig = await Rig.create({ start: 'none' });
+    try {
+      await rig.lab.blockUdp('natA', true);
+      for (const r of ROLES) await rig.startAgent(r);
+      await rig.waitTunnel();
+      const relayed = async () => {
+        for (const r of ROLES) await rig.waitStatusPath(r, 'relay', 60_000);
+      };
+      const trials = async (fn: () => Promise<void>) => {
+        const ms: OutageMeasure[] = [];
+        for (let i = 0; i < TRIALS; i++) {
+          await relayed();
+          ms.push(await rig.measure(fn));
+        }
+        return ms;
+      };
+      add('relay: session dropped (§15)', await trials(() => rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {})));
+      add(
+        'relay: server restart (SIGTERM, at once)',
+        await trials(async () => {
+          await rig.stopRelay(0, 'SIGTERM');
+          await rig.startRelay(0);
+        }),
+      );
+      add(
+        'relay: natA IP rotated + flush',
+        await trials(async () => {
+          await rig.lab.rotatePublicIp('natA');
+          await rig.lab.conntrackFlush('natA');
+        }),
+      );
+    } finally {
+      await rig.destroy();
+    }
+  }
+  log(`\noutages through the tunnel (100 ms ping), ${TRIALS} trials each\n${table(rows)}\n`);
+  results.outages = all;
+}
+
+// ---- 2. throughput and RTT ----------------------------------------------------------------------
+
+async function iperf(rig: Rig, target: string, port: number): Promise<{ mbps: number; rttMs: number }> {
+  const server = rig.lab.spawn('peerB', ['iperf3', '-s', '-1', '-p', String(port)], { name: 'iperf3-s' });
+  try {
+    await server.waitForLine(/Server listening/);
+    const r = await rig.lab.execOk('peerA', ['iperf3', '-c', target, '-p', String(port), '-t', String(SECONDS), '-J'], {
+      timeoutMs: (SECONDS + 20) * 1000,
+    });
+    const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
+    const ping = await rig.lab.execOk('peerA', ['ping', '-c', '20', '-i', '0.05', '-q', target]);
+    const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping.stdout)?.[1]);
+    return { mbps: j.end.sum_received.bits_per_second / 1e6, rttMs: rtt };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function throughput(): Promise<void> {
+  const rig = await Rig.create();
+  const rows: (string | number)[][] = [['path', 'iperf3 TCP Mbit/s', 'ping RTT ms']];
+  const out: Record<string, unknown> = {};
+  try {
+    for (const r of ROLES) await rig.waitPath(r, 'ice-direct', { timeoutMs: 30_000 });
+    await rig.waitTunnel();
+    // Plain wireguard-go between the same namespaces, no agent: B's port forwarded on natB.
+    const ka = generateKeyPair();
+    const kb = generateKeyPair();
+    const wa = await rig.lab.startWireguardGo('peerA', { address: '100.65.0.1/24', listenPort: 51901, privateKey: ka.privateKey });
+    const wb = await rig.lab.startWireguardGo('peerB', { address: '100.65.0.2/24', listenPort: 51902, privateKey: kb.privateKey });
+    await rig.lab.portForward('natB', { wanPort: 51902 });
+    await rig.lab.execOk('peerB', ['wg', 'set', wb.ifname, 'peer', ka.publicKey, 'allowed-ips', '100.65.0.1/32']);
+    await rig.lab.execOk('peerA', [
+      'wg', 'set', wa.ifname, 'peer', kb.publicKey, 'endpoint', `${rig.lab.addr.natBWan}:51902`, 'allowed-ips', '100.65.0.2/32', 'persistent-keepalive', '25',
+    ]);
+    await rig.lab.execOk('peerA', ['ping', '-c', '3', '-W', '5', '100.65.0.2']);
+    const plain = await iperf(rig, '100.65.0.2', 5201);
+    const ice = await iperf(rig, '100.64.0.2', 5202);
+    const mark = rig.mark('peerA');
+    await rig.lab.blockUdp('natA', true);
+    await rig.waitPath('peerA', 'relay', { after: mark, timeoutMs: 30_000 });
+    await rig.waitTunnel();
+    const relay = await iperf(rig, '100.64.0.2', 5203);
+    for (const [name, v] of [['plain wireguard-go (port forward)', plain], ['mesh-agent, ICE direct', ice], ['mesh-agent, relay', relay]] as const) {
+      rows.push([name, f1(v.mbps), v.rttMs.toFixed(2)]);
+      out[name] = v;
+    }
+  } finally {
+    await rig.destroy();
+  }
+  log(`\nthroughput (iperf3 -t ${SECONDS}) and RTT (20 pings) through the tunnel, same lab, same run\n${table(rows)}\n`);
+  results.throughput = out;
+}
+
+// ---- 3. idle cost per peer ----------------------------------------------------------------------
+
+async function idle(): Promise<void> {
+  const rows: (string | number)[][] = [['peers', 'connected', 'pkts/s per peer', 'agent CPU %', 'agent RSS MiB', 'RSS per peer KiB']];
+  const out: Record<string, unknown> = {};
+  for (const n of PEER_COUNTS) {
+    const rig = await Rig.create({ start: 'none' });
+    const remotes: LabProcess[] = [];
+    try {
+      const self = generateKeyPair();
+      const keys = Array.from({ length: n }, () => generateKeyPair());
+      const addr = (i: number) => `100.64.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`;
+      // The agent under test in peerA: n peers. Each remote peer is its own mesh-agent in peerB.
+      const main = rig.writeAgentConfig({
+        name: 'under-test',
+        ifname: `mc${rig.lab.runId}t`,
+        privateKey: self.privateKey,
+        address: '100.64.0.1/16',
+        peers: keys.map((k, i) => ({ publicKey: k.publicKey, allowedIps: [`${addr(i)}/32`] })),
+      });
+      for (let i = 0; i < n; i++) {
+        const c = rig.writeAgentConfig({
+          name: `remote${i}`,
+          ifname: `mc${rig.lab.runId}r${i}`,
+          privateKey: keys[i]!.privateKey,
+          address: `${addr(i)}/32`,
+          peers: [{ publicKey: self.publicKey, allowedIps: ['100.64.0.1/32'] }],
+        });
+        const p = rig.lab.spawnNode('peerB', CLI.agent(), ['up', '--config', c.configFile], { name: `remote${i}`, maxLines: 2_000 });
+        await p.waitForLine(/"event":"agent-up"/, { timeoutMs: 30_000 });
+        remotes.push(p);
+      }
+      const agent = rig.lab.spawnNode('peerA', CLI.agent(), ['up', '--config', main.configFile], { name: 'under-test' });
+      await agent.waitForLine(/"event":"agent-up"/, { timeoutMs: 30_000 });
+      // Bounded wait until every peer has a path (or 3 min).
+      const { requestAgentStatus } = await import('../src/status.js');
+      let connected = 0;
+      const deadline = Date.now() + 180_000;
+      while (Date.now() < deadline) {
+        const st = await requestAgentStatus(main.controlSocket);
+        connected = st.peers.filter((p) => p.path !== 'none' && p.lastHandshakeAt).length;
+        if (connected === n) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      // Settle, then measure 30 s of idle.
+      await new Promise((r) => setTimeout(r, 10_000));
+      await rig.lab.execOk('natA', ['iptables', '-w', '10', '-I', 'FORWARD', '-s', rig.lab.addr.peerA, '-m', 'comment', '--comment', 'bench-acct']);
+      const sample = async () => {
+        const stat = (await rig.lab.execOk('peerA', ['cat', `/proc/${agent.pid}/stat`])).stdout;
+        const st = (await rig.lab.execOk('peerA', ['cat', `/proc/${agent.pid}/status`])).stdout;
+        const fw = (await rig.lab.execOk('natA', ['iptables', '-w', '10', '-nvx', '-L', 'FORWARD'])).stdout;
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return {
+          at: Date.now(),
+          ticks: Number(f[11]) + Number(f[12]),
+          rssKiB: Number(/VmRSS:\s+(\d+)/.exec(st)?.[1]),
+          pkts: Number(fw.split('\n').find((l) => l.includes('bench-acct'))?.trim().split(/\s+/)[0]),
+        };
+      };
+      const s0 = await sample();
+      await new Promise((r) => setTimeout(r, 30_000));
+      const s1 = await sample();
+      const secs = (s1.at - s0.at) / 1000;
+      const v = {
+        connected,
+        ppsPerPeer: (s1.pkts - s0.pkts) / secs / n,
+        cpuPct: (s1.ticks - s0.ticks) / secs,
+        rssMiB: s1.rssKiB / 1024,
+      };
+      out[n] = v;
+      rows.push([n, connected, v.ppsPerPeer.toFixed(2), v.cpuPct.toFixed(1), v.rssMiB.toFixed(0), n > 1 ? '' : '']);
+    } finally {
+      await Promise.allSettled(remotes.map((p) => p.stop(3_000)));
+      await rig.destroy();
+    }
+  }
+  // RSS per added peer, from the largest and smallest runs.
+  const ns = PEER_COUNTS.filter((n) => out[n]);
+  if (ns.length >= 2) {
+    const lo = out[Math.min(...ns)] as { rssMiB: number };
+    const hi = out[Math.max(...ns)] as { rssMiB: number };
+    const per = ((hi.rssMiB - lo.rssMiB) * 1024) / (Math.max(...ns) - Math.min(...ns));
+    for (const r of rows.slice(1)) r[5] = per.toFixed(0);
+  }
+  log(`\nidle cost of one agent with N connected peers (30 s window; packets through natA from peerA)\n${table(rows)}\n`);
+  results.idle = out;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error('chaos bench: needs root (network namespaces). Run: sudo tools/with-node node tools/chaos/dist/bench.js');
+    process.exit(1);
+  }
+  if (PARTS.has('outages')) await outages();
+  if (PARTS.has('throughput')) await throughput();
+  if (PARTS.has('idle')) await idle();
+  console.log(JSON.stringify({ bench: 'chaos', trials: TRIALS, results }));
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

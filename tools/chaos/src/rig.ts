@@ -207,29 +207,51 @@ export class Rig {
   }
 
   #writeConfig(role: Role): void {
-    const { lab, options } = this;
     const peer = other(role);
-    const relayIdx = options.relayUrls?.[role] ?? this.relays.map((r) => r.index);
+    const written = this.writeAgentConfig({
+      name: role,
+      ifname: `mc${this.lab.runId}${role === 'peerA' ? 'a' : 'b'}`,
+      privateKey: this.keys[role].privateKey,
+      address: `${OVERLAY[role]}/24`,
+      peers: [{ publicKey: this.keys[peer].publicKey, allowedIps: [`${OVERLAY[peer]}/32`] }],
+      relays: this.options.relayUrls?.[role] ?? this.relays.map((r) => r.index),
+    });
+    this.agents[role] = { role, keys: this.keys[role], ...written, proc: undefined!, starts: 0 };
+  }
+
+  /**
+   * Writes a `mesh-agent` config file pointing at this rig's signal, relay(s) and coturn (the
+   * reference-agent README documents every field); also used for agents beyond peerA/peerB.
+   */
+  writeAgentConfig(agent: {
+    name: string;
+    ifname: string;
+    privateKey: string;
+    address: string;
+    peers: { publicKey: string; allowedIps: string[] }[];
+    relays?: number[];
+  }): { ifname: string; configFile: string; controlSocket: string } {
+    const { lab, options } = this;
+    const relayIdx = agent.relays ?? this.relays.map((r) => r.index);
     const ice: Record<string, unknown> = {};
     if (this.turn && options.stun !== false) ice.stun = [this.turn.stunUrl];
     if (this.turn && options.turn) {
       ice.turn = [{ url: this.turn.turnUrl, username: this.turn.user, password: this.turn.password }];
     }
-    const ifname = `mc${lab.runId}${role === 'peerA' ? 'a' : 'b'}`;
-    const controlSocket = join(this.dir, `${role}.sock`);
+    const controlSocket = join(this.dir, `${agent.name}.sock`);
     const config = {
-      privateKey: this.keys[role].privateKey,
-      interface: { name: ifname, address: `${OVERLAY[role]}/24`, listenPort: 51820, mtu: 1280 },
+      privateKey: agent.privateKey,
+      interface: { name: agent.ifname, address: agent.address, listenPort: 51820 + this.#ifSeq++, mtu: 1280 },
       signal: { url: `ws://${lab.addr.svc}:${SIGNAL_PORT}` },
       ...(relayIdx.length > 0 ? { relay: { urls: relayIdx.map((i) => this.relayUrl(i)), secret: RELAY_SECRET } } : {}),
       ice,
-      peers: [{ publicKey: this.keys[peer].publicKey, allowedIps: [`${OVERLAY[peer]}/32`] }],
+      peers: agent.peers,
       control: { socket: controlSocket },
       ...(options.tuning ? { tuning: options.tuning } : {}),
     };
-    const configFile = join(this.dir, `${role}.json`);
+    const configFile = join(this.dir, `${agent.name}.json`);
     writeFileSync(configFile, JSON.stringify(config, null, 2), { mode: 0o600 });
-    this.agents[role] = { role, keys: this.keys[role], ifname, configFile, controlSocket, proc: undefined!, starts: 0 };
+    return { ifname: agent.ifname, configFile, controlSocket };
   }
 
   /** Spawns `mesh-agent up` in the role's namespace; resolves on its `agent-up` log line. */

@@ -79,7 +79,7 @@ describe('relay path (UDP between the peers blocked)', () => {
       await hold(5_000);
       await rig.startRelay(0);
     });
-    expectWithin(m, { maxOutageMs: 30_000, maxOffers: 20, maxTeardowns: 6 }, () => rig.tail());
+    expectWithin(m, { maxOutageMs: 30_000, maxOffers: 40, maxTeardowns: 6 }, () => rig.tail());
     record('§11 relay restart (SIGTERM, 5 s down)', [m]);
   });
 
@@ -90,7 +90,7 @@ describe('relay path (UDP between the peers blocked)', () => {
       await hold(5_000);
       await rig.startRelay(0);
     });
-    expectWithin(m, { maxOutageMs: 30_000, maxOffers: 20, maxTeardowns: 6 }, () => rig.tail());
+    expectWithin(m, { maxOutageMs: 30_000, maxOffers: 40, maxTeardowns: 6 }, () => rig.tail());
     record('§11 relay crash (SIGKILL, 5 s down)', [m]);
   });
 
