@@ -30,53 +30,37 @@ export interface MinimalAgentOverrides {
  * PeerConn per peer. The WireGuard interface must exist (see `openInterface`); everything else
  * repairs itself from here on. `stop()` removes our peers from WireGuard and closes every path.
  */
-export async function runMinimalAgent(
-  config: AgentConfig,
-  overrides: MinimalAgentOverrides = {},
-): Promise<MinimalAgent> {
-  const { privateKey, publicKey: localKey, tuning } = config;
-  const clock = overrides.clock ?? systemClock;
-  const log = overrides.logger ?? new JsonLinesLogger({ level: tuning.logLevel });
-  const wgPort = config.interface.listenPort;
+const probing = ({ probeIntervalMs, trustWindowMs }: AgentConfig['tuning']) => ({ probeIntervalMs, trustWindowMs });
 
-  // 1. WireGuard: our key and listen port, once. Peers get a fixed 127.0.0.1 endpoint each (step 4).
-  const device = overrides.device ?? new UapiDevice(config.interface.name);
+export async function runMinimalAgent(config: AgentConfig, o: MinimalAgentOverrides = {}): Promise<MinimalAgent> {
+  const { privateKey, publicKey: localKey, tuning, interface: iface } = config;
+  const clock = o.clock ?? systemClock;
+  const logger = o.logger ?? new JsonLinesLogger({ level: tuning.logLevel });
+
+  // 1. WireGuard: our key and listen port, once. Each peer gets a fixed 127.0.0.1 endpoint (step 4).
+  const device = o.device ?? new UapiDevice(iface.name);
   await device.setPrivateKey(privateKey);
-  await device.setListenPort(wgPort);
+  await device.setListenPort(iface.listenPort);
 
-  // 2. Relays: race the URLs for a home relay. Not awaited: while none answers, the manager keeps
-  //    trying and ICE can connect meanwhile; PeerConns re-offer when the home appears.
+  // 2. Relays: race the URLs for a home relay. Not awaited: the manager keeps trying in the
+  //    background, ICE can connect meanwhile, and PeerConns re-offer when the home appears.
   const { relay } = config;
-  const relays =
-    relay && new RelayManager({ urls: relay.urls, token: relayToken(relay), localKey, clock, logger: log });
-  relays?.start().catch((error: unknown) => log.warn('relay-unavailable', { error }));
+  const relays = relay && new RelayManager({ urls: relay.urls, token: relayToken(relay), localKey, clock, logger });
+  relays?.start().catch((error: unknown) => logger.warn('relay-unavailable', { error }));
 
   // 3. Signaling: offers, answers and candidates, sealed end to end between the two peers' keys.
-  const signaler = overrides.signaler ?? new SignalClient({ url: config.signal.url, privateKey, clock, logger: log });
+  const signaler = o.signaler ?? new SignalClient({ url: config.signal.url, privateKey, clock, logger });
   signaler.start();
 
-  // 4. One PeerConn per peer. ICE never uses the overlay: it must not run through its own tunnel.
-  const excludedAddresses = [config.interface.address, ...config.peers.flatMap((p) => p.allowedIps)];
+  // 4. One PeerConn per peer. ICE must never run through the tunnel it carries.
+  const excludedAddresses = [iface.address, ...config.peers.flatMap((p) => p.allowedIps)];
   const peers = config.peers.map(
     ({ publicKey: remoteKey, allowedIps }) =>
       new PeerConn({
-        localKey,
-        remoteKey,
-        device,
-        relay: relays,
-        signaler,
-        allowedIps,
-        clock,
-        logger: log,
+        ...{ localKey, remoteKey, device, relay: relays, signaler, allowedIps, clock, logger },
         persistentKeepaliveSec: tuning.persistentKeepaliveSec,
         watcher: { firstHandshakeTimeoutMs: tuning.firstHandshakeTimeoutMs, staleAfterMs: tuning.staleAfterMs },
-        endpoint: new PeerEndpoint({
-          wireguardPort: wgPort,
-          probeIntervalMs: tuning.probeIntervalMs,
-          trustWindowMs: tuning.trustWindowMs,
-          clock,
-          logger: log,
-        }),
+        endpoint: new PeerEndpoint({ wireguardPort: iface.listenPort, ...probing(tuning), clock, logger }),
         iceWorkerFactory: () =>
           new IceWorker({
             localKey,
@@ -85,8 +69,8 @@ export async function runMinimalAgent(
             excludedAddresses,
             agentFactory: weriftAgentFactory,
             clock,
-            logger: log,
-            ...overrides.ice,
+            logger,
+            ...o.ice,
           }),
       }),
   );
@@ -94,8 +78,7 @@ export async function runMinimalAgent(
     await Promise.all(peers.map((p) => p.stop()));
     await Promise.all([relays?.stop(), signaler.stop()]);
   };
-  const started = await Promise.allSettled(peers.map((p) => p.start()));
-  const failed = started.find((r) => r.status === 'rejected');
+  const failed = (await Promise.allSettled(peers.map((p) => p.start()))).find((r) => r.status === 'rejected');
   if (failed) {
     await stop();
     throw failed.reason;
