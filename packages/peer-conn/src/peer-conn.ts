@@ -1,4 +1,5 @@
 import {
+  Backoff,
   type Clock,
   type DatagramPath,
   hasCode,
@@ -6,6 +7,7 @@ import {
   type PeerKey,
   silentLogger,
   systemClock,
+  type Timer,
   toError,
 } from '@mesh/core';
 import type { IceConnectedInfo, IceDisconnectedInfo, IceSessionRotatedInfo, IceWorker } from '@mesh/ice-worker';
@@ -66,6 +68,11 @@ export interface PeerConnOptions {
     'firstHandshakeTimeoutMs' | 'staleAfterMs' | 'checkIntervalMs' | 'clockJumpToleranceMs'
   >;
   guard?: { initialMs?: number; maxMs?: number; jitter?: number; random?: () => number };
+  /**
+   * While ICE runs over TURN with a live relay standby, the controller retries for a direct pair
+   * after this ladder (default 15 s doubling to 10 min; reset once direct).
+   */
+  turnUpgrade?: { initialMs?: number; maxMs?: number };
   clock?: Clock;
   logger?: Logger;
   /** Test-only switch for negative controls; keep the default. */
@@ -162,9 +169,13 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   #watcher: HandshakeWatcher | null = null;
   #iceSlot: Slot | null = null;
   #relaySlot: Slot | null = null;
+  readonly #turnUpgrade: Backoff;
+  #turnUpgradeTimer: Timer | undefined;
   #relay = {
     server: null as string | null,
     stale: false,
+    /** What set the flag; a `silent` verdict is withdrawn when the path answers again. */
+    staleReason: '',
     /** Bumped by every open attempt and close, so a late result of an older attempt is discarded. */
     gen: 0,
     opening: false,
@@ -190,6 +201,11 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ peer: options.remoteKey.toShortString() });
     this.#policy = options.relayExistsPolicy ?? 'stale-flag';
+    this.#turnUpgrade = new Backoff({
+      initial: options.turnUpgrade?.initialMs ?? 15_000,
+      max: options.turnUpgrade?.maxMs ?? 600_000,
+      jitter: 0.2,
+    });
     this.#guard = new Guard({
       clock: this.#clock,
       ...options.guard,
@@ -248,6 +264,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     const wasRunning = this.#state === 'running';
     this.#state = 'stopped';
     this.#guard.stop();
+    this.#turnUpgradeTimer?.cancel();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.#queue.clear();
@@ -577,6 +594,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   #markStale(reason: string): void {
     if (this.#relay.stale) return;
     this.#relay.stale = true;
+    this.#relay.staleReason = reason;
     this.#log.info('stale-marked', { reason, server: this.#relay.server });
     this.emit('stale-marked', { reason, server: this.#relay.server });
     this.#guard.kick();
@@ -590,6 +608,9 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#counters.iceSessions++;
     this.#iceSlot = { path: info.path, kind: info.pair.kind, alive: null, dead: false };
     this.#o.endpoint.attach(info.path);
+    this.#turnUpgradeTimer?.cancel();
+    if (info.pair.kind === 'ice-direct') this.#turnUpgrade.reset();
+    else if (this.controller) this.#scheduleTurnUpgrade();
     this.#log.info('ice-connected', {
       kind: info.pair.kind,
       session: info.sessionId,
@@ -597,6 +618,33 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
       remote: info.pair.remote,
     });
     this.#select('ice-connected');
+  }
+
+  #scheduleTurnUpgrade(): void {
+    this.#turnUpgradeTimer?.cancel();
+    this.#turnUpgradeTimer = this.#clock.setTimeout(
+      () => this.#run('turn-upgrade', () => this.#tryTurnUpgrade()),
+      this.#turnUpgrade.next(),
+    );
+  }
+
+  /**
+   * A TURN pair often wins only because it was negotiated while UDP was blocked; once UDP is back a
+   * new session finds the direct pair. Try only with a live relay standby to carry traffic
+   * meanwhile, and back off (to 10 min) while attempts keep ending on TURN (symmetric NATs).
+   */
+  #tryTurnUpgrade(): void {
+    const ice = this.#iceSlot;
+    if (!ice || ice.kind !== 'ice-turn') return;
+    const relay = this.#relaySlot;
+    if (!relay || relay.dead || relay.alive !== true) {
+      this.#scheduleTurnUpgrade();
+      return;
+    }
+    this.#log.info('ice-upgrade-attempt', { attempt: this.#turnUpgrade.attempt });
+    this.#iceDead(ice, 'upgrade');
+    this.#select('ice-upgrade');
+    this.#guard.kick();
   }
 
   #onIceDown(info: IceDisconnectedInfo): void {
@@ -624,6 +672,11 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     const was = slot.alive;
     slot.alive = alive;
     if (alive) {
+      if (slot === this.#relaySlot && this.#relay.stale && this.#relay.staleReason === 'silent') {
+        // A blip, not a dead entry: keep it rather than replace it on the next offer.
+        this.#relay.stale = false;
+        this.#log.info('stale-cleared', { server: this.#relay.server });
+      }
       this.#select('path-alive');
       this.#maybeRecovered();
       return;

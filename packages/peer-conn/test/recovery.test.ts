@@ -176,6 +176,57 @@ describe('ICE path', () => {
   });
 });
 
+describe('path quality', () => {
+  it('a TURN pair is upgraded to a direct one once a new session can find it (controller retries)', async () => {
+    pair = await makePair();
+    const { a, b, start, until, iceNet } = pair;
+    iceNet.pairType = 'relay';
+    await start();
+    await until(() => a.conn.activePath === 'ice-turn' && b.conn.activePath === 'ice-turn', 10_000);
+    await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
+    iceNet.pairType = 'host';
+    const took = await until(() => a.conn.activePath === 'ice-direct' && b.conn.activePath === 'ice-direct', 60_000, 100);
+    expect(took).toBeLessThan(25_000);
+    expect(await pair.tunnelWorks()).toBe(true);
+    expect(teardowns(pair)).toBe(0);
+  });
+
+  it('behind NATs where only TURN works, upgrade attempts back off instead of churning', async () => {
+    pair = await makePair();
+    const { a, start, until, run, iceNet } = pair;
+    iceNet.pairType = 'relay';
+    await start();
+    await until(() => a.conn.activePath === 'ice-turn', 10_000);
+    await run(30 * 60_000, 1_000);
+    const sessions = a.conn.counters.iceSessions;
+    // 15 s, 30 s, 1 min, 2 min, 4 min, 8 min, then every 10 min: about 8 attempts in 30 min.
+    expect(sessions).toBeGreaterThanOrEqual(4);
+    expect(sessions).toBeLessThanOrEqual(10);
+    expect(a.conn.activePath).toBe('ice-turn');
+    expect(teardowns(pair)).toBe(0);
+  });
+
+  it('a relay blip clears the stale mark: the entry is kept, not replaced', async () => {
+    pair = await makePair(RELAY_ONLY);
+    await upOnRelay(pair);
+    // Signaling is down during the blip, so no offer can act on the stale mark before it clears.
+    pair.hub.partition(true);
+    const conn = pair.a.relayClient()!.connTo(pair.b.key)!;
+    conn.stalled = true;
+    await pair.until(() => pair!.a.events.some((e) => e.type === 'stale-marked'), 10_000, 100);
+    conn.stalled = false;
+    await pair.run(3_000);
+    expect((await pair.a.conn.status()).relay.stale).toBe(false);
+    pair.hub.partition(false);
+    await pair.a.conn.sendOffer();
+    await pair.b.conn.sendOffer();
+    await pair.run(5_000);
+    expect(pair.a.conn.counters.relayReopens + pair.b.conn.counters.relayReopens).toBe(0);
+    expect(teardowns(pair)).toBe(0);
+    expect(await pair.tunnelWorks()).toBe(true);
+  });
+});
+
 describe('signaling faults and lifecycle', () => {
   it('converges under dropped, duplicated and reordered signaling', async () => {
     pair = await makePair({ seed: 42 });

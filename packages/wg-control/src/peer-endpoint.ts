@@ -123,6 +123,8 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   readonly #id = randomBytes(8);
   readonly #entries = new Map<DatagramPath, Entry>();
   #heldInitiation: { msg: Buffer; atMono: number } | undefined;
+  /** The remote PeerEndpoint has sent or answered a probe on some path. */
+  #remoteProbes = false;
   #socket: Socket | undefined;
   #address: { host: string; port: number } | null = null;
   #starting: Promise<{ host: string; port: number }> | undefined;
@@ -250,7 +252,9 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
       lastRxAt: 0,
       alive: null,
       rttMs: null,
-      probeCapable: false,
+      // The remote answers probes per endpoint, not per path: once it did on any path, a new path
+      // (say a relay conn reopened after a failure) is judged by the short trust window at once.
+      probeCapable: this.#remoteProbes,
     };
     this.#entries.set(path, entry);
     path.on('data', entry.onData);
@@ -360,6 +364,7 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
       return;
     }
     entry.probeCapable = true;
+    this.#remoteProbes = true;
     if (probe.kind === PING) {
       if (entry.path.send(encodeProbe(PONG, probe.sentAt, probe.id))) this.#stats.pongsSent++;
     } else if (probe.id.equals(this.#id)) {

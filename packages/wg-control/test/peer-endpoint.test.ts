@@ -200,6 +200,23 @@ describe('PeerEndpoint', () => {
     expect(events.map((e) => e[0])).toEqual(['alive', 'silent', 'alive']);
   });
 
+  it('a path attached after the remote answered probes elsewhere is judged by the short window at once', async () => {
+    const { clock, a } = await pairOfSides({ trustWindowMs: 3000, trafficTrustWindowMs: 30_000 });
+    await clock.advance(2000);
+    const [dead] = MemoryPath.pair('dead', () => clock.now()); // a reopened conn that never carries anything
+    dead.setDeliver(false);
+    a.ep.attach(dead);
+    expect(a.ep.pathStatus(dead)?.probeCapable).toBe(true);
+    let silentAt = -1;
+    const t0 = clock.monotonic();
+    a.ep.on('path-silent', ({ path }) => {
+      if (path === dead) silentAt = clock.monotonic() - t0;
+    });
+    await clock.advance(6000);
+    expect(silentAt).toBeGreaterThan(0);
+    expect(silentAt).toBeLessThanOrEqual(3000 + 750);
+  });
+
   it('judges a path whose remote never answers probes by WireGuard traffic alone', async () => {
     const clock = new FakeClock();
     const a = await side(clock, { trustWindowMs: 3000, trafficTrustWindowMs: 30_000 });

@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { generateKeyPair, type LabProcess } from '@mesh/lab';
 import { percentile } from '../src/report.js';
-import { CLI, type OutageMeasure, ROLES, Rig } from '../src/rig.js';
+import { CLI, type OutageMeasure, Rig, ROLES } from '../src/rig.js';
+import { requestAgentStatus } from '../src/status.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +40,23 @@ function table(rows: (string | number)[][]): string {
 // ---- 1. outages over N trials -------------------------------------------------------------------
 
 async function outages(): Promise<void> {
-  const rows: (string | number)[][] = [['fault', 'trials', 'p50 s', 'p95 s', 'max s', 'offers/trial', 'tear-downs/trial']];
+  const rows: (string | number)[][] = [
+    ['fault', 'trials', 'p50 s', 'p95 s', 'max s', 'offers/trial', 'tear-downs/trial'],
+  ];
   const all: Record<string, number[]> = {};
   const add = (name: string, ms: OutageMeasure[]) => {
     const o = ms.map((m) => m.outageMs);
     all[name] = o;
     const per = (k: 'offersSent' | 'relayTeardowns') => f1(ms.reduce((a, m) => a + m.delta[k], 0) / ms.length);
-    rows.push([name, o.length, f1(percentile(o, 50) / 1000), f1(percentile(o, 95) / 1000), f1(Math.max(...o) / 1000), per('offersSent'), per('relayTeardowns')]);
+    rows.push([
+      name,
+      o.length,
+      f1(percentile(o, 50) / 1000),
+      f1(percentile(o, 95) / 1000),
+      f1(Math.max(...o) / 1000),
+      per('offersSent'),
+      per('relayTeardowns'),
+    ]);
     log(`  ${name}: ${o.map((x) => (x / 1000).toFixed(2)).join(' ')} s`);
   };
   {
@@ -109,7 +120,10 @@ async function outages(): Promise<void> {
         }
         return ms;
       };
-      add('relay: session dropped (§15)', await trials(() => rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {})));
+      add(
+        'relay: session dropped (§15)',
+        await trials(() => rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {})),
+      );
       add(
         'relay: server restart (SIGTERM, at once)',
         await trials(async () => {
@@ -160,12 +174,30 @@ async function throughput(): Promise<void> {
     // Plain wireguard-go between the same namespaces, no agent: B's port forwarded on natB.
     const ka = generateKeyPair();
     const kb = generateKeyPair();
-    const wa = await rig.lab.startWireguardGo('peerA', { address: '100.65.0.1/24', listenPort: 51901, privateKey: ka.privateKey });
-    const wb = await rig.lab.startWireguardGo('peerB', { address: '100.65.0.2/24', listenPort: 51902, privateKey: kb.privateKey });
+    const wa = await rig.lab.startWireguardGo('peerA', {
+      address: '100.65.0.1/24',
+      listenPort: 51901,
+      privateKey: ka.privateKey,
+    });
+    const wb = await rig.lab.startWireguardGo('peerB', {
+      address: '100.65.0.2/24',
+      listenPort: 51902,
+      privateKey: kb.privateKey,
+    });
     await rig.lab.portForward('natB', { wanPort: 51902 });
     await rig.lab.execOk('peerB', ['wg', 'set', wb.ifname, 'peer', ka.publicKey, 'allowed-ips', '100.65.0.1/32']);
     await rig.lab.execOk('peerA', [
-      'wg', 'set', wa.ifname, 'peer', kb.publicKey, 'endpoint', `${rig.lab.addr.natBWan}:51902`, 'allowed-ips', '100.65.0.2/32', 'persistent-keepalive', '25',
+      'wg',
+      'set',
+      wa.ifname,
+      'peer',
+      kb.publicKey,
+      'endpoint',
+      `${rig.lab.addr.natBWan}:51902`,
+      'allowed-ips',
+      '100.65.0.2/32',
+      'persistent-keepalive',
+      '25',
     ]);
     await rig.lab.execOk('peerA', ['ping', '-c', '3', '-W', '5', '100.65.0.2']);
     const plain = await iperf(rig, '100.65.0.2', 5201);
@@ -175,21 +207,29 @@ async function throughput(): Promise<void> {
     await rig.waitPath('peerA', 'relay', { after: mark, timeoutMs: 30_000 });
     await rig.waitTunnel();
     const relay = await iperf(rig, '100.64.0.2', 5203);
-    for (const [name, v] of [['plain wireguard-go (port forward)', plain], ['mesh-agent, ICE direct', ice], ['mesh-agent, relay', relay]] as const) {
+    for (const [name, v] of [
+      ['plain wireguard-go (port forward)', plain],
+      ['mesh-agent, ICE direct', ice],
+      ['mesh-agent, relay', relay],
+    ] as const) {
       rows.push([name, f1(v.mbps), v.rttMs.toFixed(2)]);
       out[name] = v;
     }
   } finally {
     await rig.destroy();
   }
-  log(`\nthroughput (iperf3 -t ${SECONDS}) and RTT (20 pings) through the tunnel, same lab, same run\n${table(rows)}\n`);
+  log(
+    `\nthroughput (iperf3 -t ${SECONDS}) and RTT (20 pings) through the tunnel, same lab, same run\n${table(rows)}\n`,
+  );
   results.throughput = out;
 }
 
 // ---- 3. idle cost per peer ----------------------------------------------------------------------
 
 async function idle(): Promise<void> {
-  const rows: (string | number)[][] = [['peers', 'connected', 'pkts/s per peer', 'agent CPU %', 'agent RSS MiB', 'RSS per peer KiB']];
+  const rows: (string | number)[][] = [
+    ['peers', 'connected', 'pkts/s per peer', 'agent CPU %', 'agent RSS MiB', 'RSS per peer KiB'],
+  ];
   const out: Record<string, unknown> = {};
   for (const n of PEER_COUNTS) {
     const rig = await Rig.create({ start: 'none' });
@@ -214,14 +254,18 @@ async function idle(): Promise<void> {
           address: `${addr(i)}/32`,
           peers: [{ publicKey: self.publicKey, allowedIps: ['100.64.0.1/32'] }],
         });
-        const p = rig.lab.spawnNode('peerB', CLI.agent(), ['up', '--config', c.configFile], { name: `remote${i}`, maxLines: 2_000 });
+        const p = rig.lab.spawnNode('peerB', CLI.agent(), ['up', '--config', c.configFile], {
+          name: `remote${i}`,
+          maxLines: 2_000,
+        });
         await p.waitForLine(/"event":"agent-up"/, { timeoutMs: 30_000 });
         remotes.push(p);
       }
-      const agent = rig.lab.spawnNode('peerA', CLI.agent(), ['up', '--config', main.configFile], { name: 'under-test' });
+      const agent = rig.lab.spawnNode('peerA', CLI.agent(), ['up', '--config', main.configFile], {
+        name: 'under-test',
+      });
       await agent.waitForLine(/"event":"agent-up"/, { timeoutMs: 30_000 });
       // Bounded wait until every peer has a path (or 3 min).
-      const { requestAgentStatus } = await import('../src/status.js');
       let connected = 0;
       const deadline = Date.now() + 180_000;
       while (Date.now() < deadline) {
@@ -232,19 +276,8 @@ async function idle(): Promise<void> {
       }
       // Settle, then measure 30 s of idle.
       await new Promise((r) => setTimeout(r, 10_000));
-      await rig.lab.execOk('natA', ['iptables', '-w', '10', '-I', 'FORWARD', '-s', rig.lab.addr.peerA, '-m', 'comment', '--comment', 'bench-acct']);
-      const sample = async () => {
-        const stat = (await rig.lab.execOk('peerA', ['cat', `/proc/${agent.pid}/stat`])).stdout;
-        const st = (await rig.lab.execOk('peerA', ['cat', `/proc/${agent.pid}/status`])).stdout;
-        const fw = (await rig.lab.execOk('natA', ['iptables', '-w', '10', '-nvx', '-L', 'FORWARD'])).stdout;
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return {
-          at: Date.now(),
-          ticks: Number(f[11]) + Number(f[12]),
-          rssKiB: Number(/VmRSS:\s+(\d+)/.exec(st)?.[1]),
-          pkts: Number(fw.split('\n').find((l) => l.includes('bench-acct'))?.trim().split(/\s+/)[0]),
-        };
-      };
+      const sent = await rig.countForwarded('natA', rig.lab.addr.peerA);
+      const sample = async () => ({ at: Date.now(), pkts: await sent(), ...(await rig.procStats('peerA', agent.pid)) });
       const s0 = await sample();
       await new Promise((r) => setTimeout(r, 30_000));
       const s1 = await sample();
@@ -252,7 +285,7 @@ async function idle(): Promise<void> {
       const v = {
         connected,
         ppsPerPeer: (s1.pkts - s0.pkts) / secs / n,
-        cpuPct: (s1.ticks - s0.ticks) / secs,
+        cpuPct: (s1.cpuTicks - s0.cpuTicks) / secs,
         rssMiB: s1.rssKiB / 1024,
       };
       out[n] = v;
@@ -270,13 +303,17 @@ async function idle(): Promise<void> {
     const per = ((hi.rssMiB - lo.rssMiB) * 1024) / (Math.max(...ns) - Math.min(...ns));
     for (const r of rows.slice(1)) r[5] = per.toFixed(0);
   }
-  log(`\nidle cost of one agent with N connected peers (30 s window; packets through natA from peerA)\n${table(rows)}\n`);
+  log(
+    `\nidle cost of one agent with N connected peers (30 s window; packets through natA from peerA)\n${table(rows)}\n`,
+  );
   results.idle = out;
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) {
-    console.error('chaos bench: needs root (network namespaces). Run: sudo tools/with-node node tools/chaos/dist/bench.js');
+    console.error(
+      'chaos bench: needs root (network namespaces). Run: sudo tools/with-node node tools/chaos/dist/bench.js',
+    );
     process.exit(1);
   }
   if (PARTS.has('outages')) await outages();

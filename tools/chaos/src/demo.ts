@@ -8,7 +8,7 @@
  * Tears everything down at the end (and on Ctrl-C). Exit 0 when every step recovered.
  */
 import type { Outage, OutageMonitor } from '@mesh/lab';
-import { OVERLAY, ROLES, Rig, waitProbes } from './rig.js';
+import { OVERLAY, Rig, ROLES, waitProbes } from './rig.js';
 import type { AgentStatus } from './status.js';
 
 const STEP_TIMEOUT_MS = 60_000;
@@ -150,7 +150,9 @@ async function main(): Promise<void> {
     for (const s of steps) {
       const total = s.outages.reduce((a, o) => a + (o.durationMs ?? 0), 0);
       const rec = s.recoveredAt ? `${((s.recoveredAt - s.startAt) / 1000).toFixed(2)} s to steady` : 'no recovery';
-      console.log(`  [${clock(s.startAt)}] ${s.name.padEnd(48)} outage ${(total / 1000).toFixed(2).padStart(6)} s  (${rec})`);
+      console.log(
+        `  [${clock(s.startAt)}] ${s.name.padEnd(48)} outage ${(total / 1000).toFixed(2).padStart(6)} s  (${rec})`,
+      );
       if (s.note) console.log(`  ${' '.repeat(10)}${s.note}`);
     }
     const c = await rig.counters();

@@ -17,7 +17,8 @@ export interface ScenarioResult {
 }
 
 /** Where the suite collects results (`.reports/` at the repo root, next to the vitest reports). */
-export const REPORT_DIR = process.env.MESH_CHAOS_REPORT_DIR ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '.reports');
+export const REPORT_DIR =
+  process.env.MESH_CHAOS_REPORT_DIR ?? join(fileURLToPath(new URL('../../../', import.meta.url)), '.reports');
 const RESULTS_FILE = () => join(REPORT_DIR, 'chaos.results.jsonl');
 
 export function resetResults(): void {
@@ -62,7 +63,8 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     ]),
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  const line = (row: string[]) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 

@@ -16,8 +16,8 @@ import {
 } from '@mesh/lab';
 import {
   type AgentStatus,
-  COUNTER_NAMES,
   ChaosError,
+  COUNTER_NAMES,
   type PathName,
   type PeerCounters,
   requestAgentStatus,
@@ -154,6 +154,30 @@ export class Rig {
     }
   }
 
+  /**
+   * A rig whose agents both report `path` and whose tunnel answers: what most scenarios start
+   * from. For 'relay', peer↔peer UDP is blocked at natA first (ICE cannot connect; svc stays
+   * reachable). `prepare` runs after the servers and before the agents (e.g. NAT sysctls).
+   */
+  static async ready(
+    path: Exclude<PathName, 'none'>,
+    options: Omit<RigOptions, 'start'> = {},
+    prepare?: (rig: Rig) => Promise<void>,
+  ): Promise<Rig> {
+    const rig = await Rig.create({ ...options, start: 'none' });
+    try {
+      if (path === 'relay') await rig.lab.blockUdp('natA', true);
+      await prepare?.(rig);
+      for (const role of ROLES) await rig.startAgent(role);
+      for (const role of ROLES) await rig.waitPath(role, path, { timeoutMs: 30_000 });
+      await rig.waitTunnel();
+      return rig;
+    } catch (err) {
+      await rig.destroy();
+      throw err;
+    }
+  }
+
   async #startServices(): Promise<void> {
     const { options, lab } = this;
     if (options.stun !== false || options.turn) this.turn = await lab.startCoturn({ user: 'u', password: 'p' });
@@ -176,7 +200,16 @@ export class Rig {
     const proc = this.lab.spawnNode(
       'svc',
       CLI.relay(),
-      ['--listen', listen, '--secret', RELAY_SECRET, '--exposed-address', url, '--fault-control', `127.0.0.1:${faultPort}`],
+      [
+        '--listen',
+        listen,
+        '--secret',
+        RELAY_SECRET,
+        '--exposed-address',
+        url,
+        '--fault-control',
+        `127.0.0.1:${faultPort}`,
+      ],
       { name: `mesh-relay${index}` },
     );
     await proc.waitForLine(/"event":"relay-fault-control"/, { timeoutMs: 15_000 });
@@ -383,7 +416,12 @@ export class Rig {
       const t0 = Date.now();
       await fault();
       const faultEnd = Date.now();
-      const recoveredAt = await waitProbes(mon, options.stableProbes ?? 10, faultEnd, options.recoverTimeoutMs ?? 120_000);
+      const recoveredAt = await waitProbes(
+        mon,
+        options.stableProbes ?? 10,
+        faultEnd,
+        options.recoverTimeoutMs ?? 120_000,
+      );
       await waitProbes(mon, options.settleProbes ?? 30, recoveredAt, 60_000);
       const report = await mon.stop();
       const after = await this.#snapshot();
@@ -393,7 +431,9 @@ export class Rig {
       const delta = sumCounters(
         ROLES.map((r) => {
           const b = after[r].starts === before[r].starts ? before[r].counters : undefined;
-          return Object.fromEntries(COUNTER_NAMES.map((n) => [n, after[r].counters[n] - (b?.[n] ?? 0)])) as unknown as Counters;
+          return Object.fromEntries(
+            COUNTER_NAMES.map((n) => [n, after[r].counters[n] - (b?.[n] ?? 0)]),
+          ) as unknown as Counters;
         }),
       );
       return {
@@ -408,6 +448,29 @@ export class Rig {
     } finally {
       await mon.stop();
     }
+  }
+
+  /** CPU time (clock ticks, 100 per second) and RSS of a process, from /proc. */
+  async procStats(ns: string, pid: number): Promise<{ cpuTicks: number; rssKiB: number }> {
+    const stat = (await this.lab.execOk(ns, ['cat', `/proc/${pid}/stat`])).stdout;
+    const status = (await this.lab.execOk(ns, ['cat', `/proc/${pid}/status`])).stdout;
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { cpuTicks: Number(f[11]) + Number(f[12]), rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) };
+  }
+
+  /**
+   * Counts the packets `src` sends through `nat` (to anyone): inserts an accounting rule that
+   * matches and drops nothing, and returns a reader of its packet counter.
+   */
+  async countForwarded(nat: 'natA' | 'natB', src: string): Promise<() => Promise<number>> {
+    const comment = `chaos-acct-${src}`;
+    const ipt = (...args: string[]) => this.lab.execOk(nat, ['iptables', '-w', '10', ...args]);
+    await ipt('-I', 'FORWARD', '-s', src, '-m', 'comment', '--comment', comment);
+    return async () => {
+      const line = (await ipt('-nvx', '-L', 'FORWARD')).stdout.split('\n').find((l) => l.includes(comment));
+      return Number(line?.trim().split(/\s+/)[0] ?? Number.NaN);
+    };
   }
 
   /** The last lines of every agent, for an assertion message. */

@@ -33,7 +33,11 @@ describe('the suite table', () => {
       const file = join(dir, 'chaos.json');
       writeSummary(results, file);
       const json = JSON.parse(readFileSync(file, 'utf8'));
-      expect(json.scenarios[0]).toMatchObject({ scenario: '§15 stale relay entry', outageP50Ms: 1456, outageMaxMs: 2000 });
+      expect(json.scenarios[0]).toMatchObject({
+        scenario: '§15 stale relay entry',
+        outageP50Ms: 1456,
+        outageMaxMs: 2000,
+      });
       expect(json.scenarios[1].outageMaxMs).toBeNull();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -35,6 +35,8 @@ export class FakeIceNetwork {
   /** Every agent ever built, in order. */
   readonly agents: FakeIceAgent[] = [];
   reachable = true;
+  /** Candidate type both ends of the next nominated pairs report: `relay` makes an `ice-turn` path. */
+  pairType: 'host' | 'relay' = 'host';
   #nextHost = 1;
 
   constructor(options: FakeIceNetworkOptions = {}) {
@@ -169,9 +171,10 @@ export class FakeIceAgent extends EventEmitter<IceAgentEvents> implements IceAge
   #nominate(peer: FakeIceAgent): void {
     if (this.#state === 'closed') return;
     this.#peer = peer;
+    const type = this.#net.pairType;
     this.#pair = {
-      local: { type: 'host', address: this.host, port: this.port },
-      remote: { type: 'host', address: peer.host, port: peer.port },
+      local: { type, address: this.host, port: this.port },
+      remote: { type, address: peer.host, port: peer.port },
       rttMs: 1,
     };
     this.#setState('connected');

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, Rig } from '../../src/rig.js';
+import { Rig, ROLES } from '../../src/rig.js';
 import { expectWithin, record } from './helpers.js';
 
 // ICE direct A↔B behind two cone NATs, one shared rig. Each scenario starts with both agents on
@@ -9,9 +9,7 @@ import { expectWithin, record } from './helpers.js';
 let rig: Rig;
 
 beforeAll(async () => {
-  rig = await Rig.create();
-  for (const role of ROLES) await rig.waitPath(role, 'ice-direct', { timeoutMs: 30_000 });
-  await rig.waitTunnel();
+  rig = await Rig.ready('ice-direct');
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, Rig } from '../../src/rig.js';
+import { Rig, ROLES } from '../../src/rig.js';
 import { expectWithin, record } from './helpers.js';
 
 // §22 path flapping (and §33, the watchdog surviving it): peer↔peer UDP at natA is blocked and
@@ -12,9 +12,7 @@ const FLAP_FOR_MS = 180_000;
 let rig: Rig;
 
 beforeAll(async () => {
-  rig = await Rig.create();
-  for (const role of ROLES) await rig.waitPath(role, 'ice-direct', { timeoutMs: 30_000 });
-  await rig.waitTunnel();
+  rig = await Rig.ready('ice-direct');
 });
 
 afterAll(async () => {
@@ -42,7 +40,12 @@ describe('§22 path flapping', () => {
     // A loop shows up as offers far beyond one round per flap, or tear-downs on every flap.
     expect(m.delta.offersSent, JSON.stringify(m.delta)).toBeLessThanOrEqual(flaps * 3);
     expect(m.delta.relayTeardowns, JSON.stringify(m.delta)).toBeLessThanOrEqual(flaps);
-    record('§22 flapping 3 s × 3 min, then stable (stable → steady)', [m], { settledMs, flaps }, (x) => x.recoveredAfterFaultMs);
+    record(
+      '§22 flapping 3 s × 3 min, then stable (stable → steady)',
+      [m],
+      { settledMs, flaps, outageDuringFlappingMs: m.outageMs },
+      (x) => x.recoveredAfterFaultMs,
+    );
   });
 
   it('§33 after the flapping, a silent break (A→B UDP dropped at natB) is still detected', async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, Rig, waitProbes } from '../../src/rig.js';
 import { recordResult } from '../../src/report.js';
+import { Rig, ROLES, waitProbes } from '../../src/rig.js';
 
 // §26 idle NAT mapping expiry: both NATs forget idle UDP flows after 20 s (30 s once both ways
 // were seen), much shorter than WireGuard's 25 s keepalive. The tunnel idles (no traffic from the
@@ -12,18 +12,16 @@ const IDLE_MS = 90_000;
 let rig: Rig;
 
 beforeAll(async () => {
-  rig = await Rig.create({ start: 'none' });
-  for (const nat of ['natA', 'natB']) {
-    await rig.lab.execOk(nat, [
-      'sysctl',
-      '-qw',
-      'net.netfilter.nf_conntrack_udp_timeout=20',
-      'net.netfilter.nf_conntrack_udp_timeout_stream=30',
-    ]);
-  }
-  for (const role of ROLES) await rig.startAgent(role);
-  for (const role of ROLES) await rig.waitPath(role, 'ice-direct', { timeoutMs: 30_000 });
-  await rig.waitTunnel();
+  rig = await Rig.ready('ice-direct', {}, async (r) => {
+    for (const nat of ['natA', 'natB']) {
+      await r.lab.execOk(nat, [
+        'sysctl',
+        '-qw',
+        'net.netfilter.nf_conntrack_udp_timeout=20',
+        'net.netfilter.nf_conntrack_udp_timeout_stream=30',
+      ]);
+    }
+  });
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordResult } from '../../src/report.js';
-import { type OutageMeasure, ROLES, Rig } from '../../src/rig.js';
+import { type OutageMeasure, Rig, ROLES } from '../../src/rig.js';
 import { expectWithin, record } from './helpers.js';
 
 // Agents start, crash and restart (cone NATs, ICE direct), one shared rig.

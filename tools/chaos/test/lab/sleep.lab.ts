@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, Rig, waitProbes } from '../../src/rig.js';
+import { Rig, waitProbes } from '../../src/rig.js';
 import { expectWithin, record } from './helpers.js';
 
 // §2 laptop sleep: peerA's agent and its wireguard-go are frozen (SIGSTOP) for 2 minutes, natA
@@ -10,21 +10,14 @@ const SLEEP_MS = 120_000;
 let rig: Rig;
 
 beforeAll(async () => {
-  rig = await Rig.create();
-  for (const role of ROLES) await rig.waitPath(role, 'ice-direct', { timeoutMs: 30_000 });
-  await rig.waitTunnel();
+  rig = await Rig.ready('ice-direct');
 });
 
 afterAll(async () => {
   await rig?.destroy();
 });
 
-/** /proc/<pid>/stat utime+stime in clock ticks. */
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = (await rig.lab.execOk('peerA', ['cat', `/proc/${pid}/stat`])).stdout;
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
+const cpuTicks = async (pid: number) => (await rig.procStats('peerA', pid)).cpuTicks;
 
 describe('sleep / resume', () => {
   it('§2 SIGSTOP 2 min + conntrack flush at natA, then SIGCONT: traffic again within 30 s, no CPU spin', async () => {
@@ -55,6 +48,11 @@ describe('sleep / resume', () => {
     }
     const cpuPct = ((await cpuTicks(a.proc.pid)) - t0) / ((Date.now() - w0) / 1000); // 100 ticks/s = 100 %
     expect(cpuPct).toBeLessThan(25);
-    record('§2 sleep 2 min + NAT flush (after SIGCONT)', [m], { cpuPctAfterWake: cpuPct }, (x) => x.recoveredAfterFaultMs);
+    record(
+      '§2 sleep 2 min + NAT flush (after SIGCONT)',
+      [m],
+      { cpuPctAfterWake: cpuPct },
+      (x) => x.recoveredAfterFaultMs,
+    );
   });
 });
