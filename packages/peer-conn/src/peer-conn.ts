@@ -45,7 +45,10 @@ export const PATH_PRIORITY: Readonly<Record<PathKind, number>> = { none: 0, rela
 export type RelayExistsPolicy = 'stale-flag' | 'reuse' | 'always-reopen';
 
 /** The parts of the relay manager PeerConn uses. */
-export type RelayPort = Pick<RelayManager, 'homeInstanceUrl' | 'openConn' | 'closeConnByPeerKey' | 'on' | 'off'>;
+export type RelayPort = Pick<
+  RelayManager,
+  'homeInstanceUrl' | 'openConn' | 'closeConnByPeerKey' | 'reconnect' | 'on' | 'off'
+>;
 /** The parts of the WireGuard device PeerConn uses. */
 export type DevicePort = Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'>;
 
@@ -132,6 +135,9 @@ interface Slot {
   alive: boolean | null;
   /** Judged dead by the handshake watcher: never chosen again, waiting to be replaced. */
   dead: boolean;
+  /** Relay only: opened to replace a stale entry. */
+  reopened: boolean;
+  everAlive: boolean;
 }
 
 /**
@@ -546,7 +552,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#relay.stale = false;
     this.#counters.relayOpens++;
     if (isReopen) this.#counters.relayReopens++;
-    this.#relaySlot = { path: conn, kind: 'relay', alive: null, dead: false };
+    this.#relaySlot = { path: conn, kind: 'relay', alive: null, dead: false, reopened: isReopen, everAlive: false };
     this.#o.endpoint.attach(conn);
     this.#log.info('relay-opened', { server, reopen: isReopen });
     this.#select('relay-opened');
@@ -606,7 +612,14 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   #onIceUp(info: IceConnectedInfo): void {
     if (this.#iceSlot && this.#iceSlot.path !== info.path) this.#detach(this.#iceSlot);
     this.#counters.iceSessions++;
-    this.#iceSlot = { path: info.path, kind: info.pair.kind, alive: null, dead: false };
+    this.#iceSlot = {
+      path: info.path,
+      kind: info.pair.kind,
+      alive: null,
+      dead: false,
+      reopened: false,
+      everAlive: false,
+    };
     this.#o.endpoint.attach(info.path);
     this.#turnUpgradeTimer?.cancel();
     if (info.pair.kind === 'ice-direct') this.#turnUpgrade.reset();
@@ -672,6 +685,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     const was = slot.alive;
     slot.alive = alive;
     if (alive) {
+      slot.everAlive = true;
       if (slot === this.#relaySlot && this.#relay.stale && this.#relay.staleReason === 'silent') {
         // A blip, not a dead entry: keep it rather than replace it on the next offer.
         this.#relay.stale = false;
@@ -690,8 +704,14 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#log.info('path-silent', { kind: slot.kind, active: slot === this.#active });
     // A probe verdict is end-to-end evidence: a silent relay entry is dead whether it is active or
     // a standby (a dead standby would otherwise linger until it is needed: NetBird F-R-5).
-    if (slot.kind === 'relay') this.#markStale('silent');
-    else this.#iceDead(slot, 'silent');
+    if (slot.kind === 'relay') {
+      this.#markStale('silent');
+      // A fresh entry that never carried a byte: the server has forgotten our session while the
+      // socket looks healthy, and no entry on it can work. Only a new login helps.
+      if (slot.reopened && !slot.everAlive && this.#relay.server) {
+        this.#o.relay?.reconnect(this.#relay.server, 'reopened-conn-silent');
+      }
+    } else this.#iceDead(slot, 'silent');
     this.#select('path-silent');
     this.#guard.kick();
   }

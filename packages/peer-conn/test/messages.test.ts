@@ -28,7 +28,7 @@ describe('parseSignalMessage', () => {
     );
   });
 
-  it('keeps an answer\'s inReplyTo and validates it', () => {
+  it("keeps an answer's inReplyTo and validates it", () => {
     const answer = { ...offer, type: 'answer', ice: { ...offer.ice, inReplyTo: 'abcdefabcd' } };
     expect(parseSignalMessage(answer)).toMatchObject({ ice: { inReplyTo: 'abcdefabcd' } });
     expect(() => parseSignalMessage({ ...answer, ice: { ...offer.ice, inReplyTo: 'nope' } })).toThrow(/inReplyTo/);

@@ -105,6 +105,23 @@ describe('relay path: the stale flag', () => {
   });
 });
 
+describe('relay path: a server that forgot our session', () => {
+  it('an entry reopened on a forgotten session that stays silent makes the manager log in again', async () => {
+    pair = await makePair(RELAY_ONLY);
+    await upOnRelay(pair);
+    const causes: string[] = [];
+    pair.a.manager!.on('relay-disconnected', (info) => causes.push(info.cause));
+    pair.relayNet.server('rel://relay1.test:443')!.forget(pair.a.key);
+    expect(await pair.tunnelWorks(30_000)).toBe(true);
+    expect(causes).toEqual(['forced:reopened-conn-silent']);
+    // And it stays repaired without further churn.
+    const after = teardowns(pair);
+    await pair.run(120_000, 500);
+    expect(teardowns(pair)).toBe(after);
+    expect(await pair.tunnelWorks()).toBe(true);
+  });
+});
+
 describe('negative controls: the suite sees NetBird’s two relay bugs', () => {
   it('"reuse on exists" (NetBird before PR #5866) never recovers from a stale entry', async () => {
     pair = await makePair({ ...RELAY_WATCHER_ONLY, policy: 'reuse' });
@@ -185,7 +202,11 @@ describe('path quality', () => {
     await until(() => a.conn.activePath === 'ice-turn' && b.conn.activePath === 'ice-turn', 10_000);
     await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
     iceNet.pairType = 'host';
-    const took = await until(() => a.conn.activePath === 'ice-direct' && b.conn.activePath === 'ice-direct', 60_000, 100);
+    const took = await until(
+      () => a.conn.activePath === 'ice-direct' && b.conn.activePath === 'ice-direct',
+      60_000,
+      100,
+    );
     expect(took).toBeLessThan(25_000);
     expect(await pair.tunnelWorks()).toBe(true);
     expect(teardowns(pair)).toBe(0);

@@ -43,6 +43,8 @@ export interface RelayManagerOptions {
   };
   /** A foreign client with no conns for this long is closed (default 60 000 ms). */
   foreignIdleMs?: number;
+  /** `reconnect(serverUrl)` acts at most once per this long per server (default 30 000 ms). */
+  forcedReconnectMinMs?: number;
   /** Uniform [0,1) source for backoff jitter (tests); defaults to node:crypto. */
   random?: () => number;
 }
@@ -126,6 +128,9 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
   readonly #quickRetryMs: number;
   readonly #backoff: Backoff;
   readonly #foreignIdleMs: number;
+  readonly #forcedReconnectMinMs: number;
+  /** Monotonic time of the last forced reconnect, per server URL. */
+  readonly #forcedAt = new Map<string, number>();
 
   readonly #stopAc = new AbortController();
   #startPromise: Promise<void> | undefined;
@@ -156,6 +161,7 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
     this.#raceTimeoutMs = positive('raceTimeoutMs', options.raceTimeoutMs ?? DEFAULTS.raceTimeoutMs);
     this.#quickRetryMs = nonNegative('quickRetryMs', options.reconnect?.quickRetryMs ?? DEFAULTS.quickRetryMs);
     this.#foreignIdleMs = positive('foreignIdleMs', options.foreignIdleMs ?? DEFAULTS.foreignIdleMs);
+    this.#forcedReconnectMinMs = positive('forcedReconnectMinMs', options.forcedReconnectMinMs ?? 30_000);
     const b = { ...DEFAULTS.backoff, ...options.reconnect?.backoff };
     this.#backoff = new Backoff({ ...b, ...(options.random ? { random: options.random } : {}) });
   }
@@ -278,6 +284,25 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
     if (!track) return false;
     // A failed dial never held an entry.
     return this.#whenReady(track, (client) => this.#closeOn(track, client, peer)).catch(() => false);
+  }
+
+  /**
+   * Drops the live connection to `serverUrl` as if the server had closed it, and dials anew (home:
+   * the quick retry; foreign: the next `openConn`). For owners with end-to-end evidence that the
+   * server forgot our session while the socket still looks healthy (e.g. a conn opened afresh that
+   * never carries a byte). Every peer on it hears `relay-disconnected`. Acts at most once per
+   * `forcedReconnectMinMs` per server, so a confused caller cannot start a loop; returns whether it acted.
+   */
+  reconnect(serverUrl: string, reason: string): boolean {
+    this.#assertRunning();
+    const track = this.#trackFor(serverUrl, false);
+    if (!track || track.state !== 'ready') return false;
+    const now = this.#clock.monotonic();
+    if (now - (this.#forcedAt.get(serverUrl) ?? Number.NEGATIVE_INFINITY) < this.#forcedReconnectMinMs) return false;
+    this.#forcedAt.set(serverUrl, now);
+    this.#log.warn('relay-forced-reconnect', { server: serverUrl, reason });
+    this.#lose(track, { cause: `forced:${reason}` });
+    return true;
   }
 
   #closeOn(track: Track, client: RelayClientLike, peer: PeerKey): boolean {

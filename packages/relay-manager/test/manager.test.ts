@@ -196,6 +196,25 @@ describe('home reconnect', () => {
     await h.mgr.stop();
   });
 
+  it('reconnect(): a forced re-login of the home for evidence the server forgot us, at most once per window', async () => {
+    const h = harness({ forcedReconnectMinMs: 30_000 });
+    await h.mgr.start();
+    const remote = await h.remote(S1.url);
+    await h.mgr.openConn(S1.instance, remote.key);
+    expect(h.mgr.reconnect(S1.instance, 'test')).toBe(true);
+    expect(h.events.disconnected.map((d) => [d.cause, d.peers.length])).toEqual([['forced:test', 1]]);
+    expect(h.mgr.ready).toBe(false);
+    await h.clock.advance(1_500);
+    expect(h.mgr.ready).toBe(true);
+    expect(h.events.reconnected).toHaveLength(1);
+    // Within the window a second call does nothing: a confused owner cannot start a loop.
+    expect(h.mgr.reconnect(S1.instance, 'again')).toBe(false);
+    await h.clock.advance(30_000);
+    expect(h.mgr.reconnect(S1.instance, 'later')).toBe(true);
+    expect(h.mgr.reconnect('rel://unknown:1', 'x')).toBe(false);
+    await h.mgr.stop();
+  });
+
   it('the ladder is jittered within ±50 %', async () => {
     const h = harness({ random: undefined }); // node:crypto jitter
     await h.mgr.start();

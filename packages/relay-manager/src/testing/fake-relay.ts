@@ -119,6 +119,14 @@ export class FakeRelayServer {
     this.up = true;
   }
 
+  /**
+   * Forgets `peer`'s session without telling anyone: its socket "stays up", its client keeps every
+   * entry, but nothing it sends is routed and nothing reaches it. Only a new login cures it.
+   */
+  forget(peer: PeerKey): void {
+    this.#sessions.delete(peer.base64);
+  }
+
   /** @internal */
   _register(client: FakeRelayClient): void {
     const key = client.localKey.base64;
@@ -142,6 +150,7 @@ export class FakeRelayServer {
 
   /** @internal */
   _route(from: PeerKey, to: PeerKey, datagram: Buffer): void {
+    if (!this.#sessions.has(from.base64)) return; // a forgotten session sends into the void
     this.#sessions.get(to.base64)?._receive(from, datagram);
   }
 }
