@@ -648,7 +648,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
    */
   #tryTurnUpgrade(): void {
     const ice = this.#iceSlot;
-    if (!ice || ice.kind !== 'ice-turn') return;
+    if (ice?.kind !== 'ice-turn') return;
     const relay = this.#relaySlot;
     if (!relay || relay.dead || relay.alive !== true) {
       this.#scheduleTurnUpgrade();

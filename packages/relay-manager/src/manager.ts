@@ -296,7 +296,7 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
   reconnect(serverUrl: string, reason: string): boolean {
     this.#assertRunning();
     const track = this.#trackFor(serverUrl, false);
-    if (!track || track.state !== 'ready') return false;
+    if (track?.state !== 'ready') return false;
     const now = this.#clock.monotonic();
     if (now - (this.#forcedAt.get(serverUrl) ?? Number.NEGATIVE_INFINITY) < this.#forcedReconnectMinMs) return false;
     this.#forcedAt.set(serverUrl, now);
