@@ -1,4 +1,5 @@
 import { type Clock, ClosedError, type PeerKey } from '@mesh/core';
+import { seededRandom } from '@mesh/core/testing';
 import { EventEmitter } from 'eventemitter3';
 import type { SignalMessage } from '../messages.js';
 import type { Signaler, SignalerEvents } from '../signaler.js';
@@ -10,18 +11,6 @@ export interface SignalFaults {
   duplicateRate?: number;
   /** Each delivery is delayed by latencyMs plus a uniform extra in [0, reorderMs): reorders messages. */
   reorderMs?: number;
-}
-
-/** A deterministic PRNG (mulberry32) so fault patterns reproduce from a seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -1,16 +1,5 @@
+import { seededRandom } from '@mesh/core/testing';
 import { AUTH_MAGIC, MAX_MESSAGE_SIZE, PROTOCOL_VERSION } from '../protocol/constants.js';
-
-/** A small seeded PRNG (mulberry32): fuzz failures must reproduce from the seed alone. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Yields `count` frames for fuzzing relay decoders and servers: pure noise, plausible frames of every

@@ -1,1 +1,2 @@
-export { fuzzFrames, seededRandom } from './fuzz.js';
+export { seededRandom } from '@mesh/core/testing';
+export { fuzzFrames } from './fuzz.js';
