@@ -7,6 +7,7 @@
  *    beside plain wireguard-go (no agent) between the same namespaces, in the same run;
  * 3. idle: one agent with 1, 10, 50 peers (each remote peer a real mesh-agent in peerB): packets/s
  *    per peer, CPU and RSS of the agent under test.
+ * `--gap MS` (16 s) separates ICE trials so each starts from settled signaling.
  * Prints a table per part and one JSON line at the end; asserts nothing.
  */
 import { parseArgs } from 'node:util';
@@ -21,12 +22,14 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'outages,throughput,idle' },
     peers: { type: 'string', default: '1,10,50' },
     seconds: { type: 'string', default: '5' },
+    gap: { type: 'string', default: '16000' },
   },
 });
 const TRIALS = Number(values.trials);
 const PARTS = new Set(values.only.split(','));
 const PEER_COUNTS = values.peers.split(',').map(Number);
 const SECONDS = Number(values.seconds);
+const GAP_MS = Number(values.gap);
 const results: Record<string, unknown> = {};
 const log = (s: string) => console.log(s);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
@@ -71,6 +74,9 @@ async function outages(): Promise<void> {
         const ms: OutageMeasure[] = [];
         for (let i = 0; i < TRIALS; i++) {
           await prep();
+          // Independent events: the signal client resets its reconnect ladder only after a
+          // connection stayed up 15 s, so faults closer together measure the ladder, not recovery.
+          await new Promise((r) => setTimeout(r, GAP_MS));
           ms.push(await rig.measure(fn));
         }
         return ms;
@@ -149,7 +155,9 @@ async function outages(): Promise<void> {
 // ---- 2. throughput and RTT ----------------------------------------------------------------------
 
 async function iperf(rig: Rig, target: string, port: number): Promise<{ mbps: number; rttMs: number }> {
-  const server = rig.lab.spawn('peerB', ['iperf3', '-s', '-1', '-p', String(port)], { name: 'iperf3-s' });
+  const server = rig.lab.spawn('peerB', ['iperf3', '-s', '-1', '--forceflush', '-p', String(port)], {
+    name: 'iperf3-s',
+  });
   try {
     await server.waitForLine(/Server listening/);
     const r = await rig.lab.execOk('peerA', ['iperf3', '-c', target, '-p', String(port), '-t', String(SECONDS), '-J'], {
@@ -289,14 +297,19 @@ async function idle(): Promise<void> {
         rssMiB: s1.rssKiB / 1024,
       };
       out[n] = v;
+      log(`  ${n} peers: ${JSON.stringify(v)}`);
       rows.push([n, connected, v.ppsPerPeer.toFixed(2), v.cpuPct.toFixed(1), v.rssMiB.toFixed(0), n > 1 ? '' : '']);
+    } catch (err) {
+      // One size failing (e.g. the agent under test cannot start) must not hide the others.
+      log(`  ${n} peers: failed: ${(err as Error).message.split('\n')[0]}`);
+      out[n] = { error: (err as Error).message.split('\n')[0] };
     } finally {
       await Promise.allSettled(remotes.map((p) => p.stop(3_000)));
       await rig.destroy();
     }
   }
   // RSS per added peer, from the largest and smallest runs.
-  const ns = PEER_COUNTS.filter((n) => out[n]);
+  const ns = PEER_COUNTS.filter((n) => out[n] && !(out[n] as { error?: string }).error);
   if (ns.length >= 2) {
     const lo = out[Math.min(...ns)] as { rssMiB: number };
     const hi = out[Math.max(...ns)] as { rssMiB: number };
