@@ -464,8 +464,10 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     }
     this.#relayOnOffer();
     if (isOffer) this.#sendOfferOrAnswer('answer', answerIce);
-    // A new remote session means the remote restarted negotiation: restart our ladder with it.
-    if (sessionChanged && !this.#fullyConnected()) this.#guard.kick();
+    // A new remote session means the remote restarted negotiation: restart our ladder with it —
+    // but only while no path carries traffic. On a working relay, ICE attempts failing on both sides
+    // rotate sessions every connect timeout; resetting the ladder each time would defeat its cap.
+    if (sessionChanged && !this.#fullyConnected() && this.#active === null) this.#guard.kick();
   }
 
   /** `ice`: what the ICE worker answered to the offer (carries `inReplyTo`); else our current session. */

@@ -212,6 +212,24 @@ describe('path quality', () => {
     expect(teardowns(pair)).toBe(0);
   });
 
+  it('on the relay with ICE failing, ICE is retried on the capped ladder, not on every session rotation', async () => {
+    pair = await makePair();
+    const { a, b, start, until, run, iceNet } = pair;
+    iceNet.setReachable(false);
+    await start();
+    await until(() => a.conn.activePath === 'relay' && b.conn.activePath === 'relay', 10_000);
+    await run(60_000, 500);
+    const sent = () => a.conn.counters.offersSent + b.conn.counters.offersSent;
+    const before = sent();
+    await run(10 * 60_000, 1_000);
+    // Ladder cap 30–45 s per side: at most ~20 offers each in 10 min (NetBird: hourly; a reset on
+    // every remote rotation would be ~40 per side per 10 min with a 15 s connect timeout).
+    expect(sent() - before).toBeLessThanOrEqual(2 * 22);
+    expect(sent() - before).toBeGreaterThanOrEqual(2 * 10);
+    iceNet.setReachable(true);
+    await until(() => a.conn.activePath === 'ice-direct' && b.conn.activePath === 'ice-direct', 60_000, 200);
+  });
+
   it('behind NATs where only TURN works, upgrade attempts back off instead of churning', async () => {
     pair = await makePair();
     const { a, start, until, run, iceNet } = pair;
