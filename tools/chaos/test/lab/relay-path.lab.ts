@@ -113,14 +113,11 @@ describe('relay path (UDP between the peers blocked)', () => {
       for (const r of rules) await rig.lab.exec('svc', ['iptables', '-w', '10', '-D', ...r]);
     }
   });
-  // KNOWN FAILURE (reported to the agent / relay-manager owners): the server forgets A but keeps its
-  // socket and keeps answering health checks. A's path goes silent, PeerConn marks the entry stale
-  // and reopens it — on the same zombie relay client, every 30 s, forever (relayReopens grows; B
-  // logs ERR_PEER_NOT_ONLINE): nothing makes the relay manager re-dial (re-authenticate) a client
-  // whose server no longer routes for it. `it.fails` keeps the scenario in CI and turns red once
-  // the agent recovers, so whoever fixes it flips it to `it`. Last in the file: it leaves the relay
-  // broken.
-  it.fails('§15 stale relay entry: the server forgets A but keeps its socket (health checks still pass)', async () => {
+  // The server forgets A but keeps its socket and keeps answering health checks. A's path goes
+  // silent, PeerConn marks the entry stale and reopens it; the reopened conn never carries a byte, so
+  // PeerConn has the relay manager log in again (RelayManager.reconnect). Last in the file: it leaves
+  // the relay broken.
+  it('§15 stale relay entry: the server forgets A but keeps its socket (health checks still pass)', async () => {
     await relayed();
     const m = await rig.measure(
       async () => {
