@@ -1,4 +1,5 @@
-// Sums the vitest JSON reports in .reports/ into one closing line: "tests: N passed, N failed".
+// Sums the vitest JSON reports (.reports/<package>.unit.json, .lab.json) into one closing line:
+// "tests: N passed, N failed". Other files there (e.g. the chaos table) are not test reports.
 import { readdirSync, readFileSync } from 'node:fs';
 
 let passed = 0;
@@ -7,10 +8,14 @@ let skipped = 0;
 const rows = [];
 let files = [];
 try {
-  files = readdirSync('.reports').filter((f) => f.endsWith('.json'));
+  files = readdirSync('.reports').filter((f) => /\.(unit|lab)\.json$/.test(f));
 } catch {}
 for (const f of files.sort()) {
   const r = JSON.parse(readFileSync(`.reports/${f}`, 'utf8'));
+  if (!Number.isInteger(r.numPassedTests) || !Number.isInteger(r.numFailedTests)) {
+    console.error(`mesh: .reports/${f} is not a vitest JSON report`);
+    process.exit(1);
+  }
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   skipped += r.numPendingTests + (r.numTodoTests ?? 0);
