@@ -1,32 +1,11 @@
 import { createConnection } from 'node:net';
 import { MeshError } from '@mesh/core';
+import type { AgentStatus, PeerStatus } from '@mesh/reference-agent';
 
-/** `mesh-agent status --json` (examples/reference-agent README, "status"): the fields the chaos suite reads. */
-export interface AgentStatus {
-  self: { publicKey: string; relay: { home: string | null; connected: boolean } };
-  peers: PeerStatus[];
-}
-
-export type PathName = 'none' | 'relay' | 'ice-turn' | 'ice-direct';
-
-export interface PeerStatus {
-  publicKey: string;
-  path: PathName;
-  lastHandshakeAt: string | null;
-  rxBytes: number;
-  txBytes: number;
-  iceSessionId: string | null;
-  counters: PeerCounters;
-}
-
-export interface PeerCounters {
-  offersSent: number;
-  offersReceived: number;
-  relayReopens: number;
-  relayTeardowns: number;
-  iceSessions: number;
-  recoveries: number;
-}
+// `mesh-agent status --json` as the agent defines it (examples/reference-agent README, "status").
+export type { AgentStatus, PeerStatus };
+export type PathName = PeerStatus['path'];
+export type PeerCounters = PeerStatus['counters'];
 
 export const COUNTER_NAMES = [
   'offersSent',
