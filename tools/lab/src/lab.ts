@@ -30,6 +30,7 @@ import {
 import {
   type Argv,
   BASE_ADDR,
+  blockTurnTcpRule,
   blockUdpRule,
   DEV,
   type Direction,
@@ -458,6 +459,14 @@ export class Lab {
   /** Blocks (true) or unblocks UDP through a NAT: peer↔peer only, svc stays reachable unless `all`. */
   async blockUdp(nat: NatRole, on: boolean, options: { all?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     await this.#toggleRule(nat, 'filter', 'FORWARD', blockUdpRule(options.all ?? false), on, options.signal);
+  }
+
+  /**
+   * Drops TCP to TURN (port 3478) through the NAT. With UDP blocked, werift falls back to TURN over
+   * TCP; blocking both leaves only the relay server.
+   */
+  async blockTurnTcp(nat: NatRole, on: boolean, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#toggleRule(nat, 'filter', 'FORWARD', blockTurnTcpRule(), on, options.signal);
   }
 
   /** Drops one direction through a NAT (inbound = WAN→LAN), optionally one protocol; svc spared unless `all`. */

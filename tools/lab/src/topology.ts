@@ -214,6 +214,11 @@ export function blockUdpRule(all: boolean): RuleSpec {
   return ['-p', 'udp', ...spare, '-m', 'comment', '--comment', 'meshlab-block-udp', '-j', 'DROP'];
 }
 
+/** TCP to coturn's port: werift falls back to TURN over TCP when UDP is blocked. */
+export function blockTurnTcpRule(): RuleSpec {
+  return ['-p', 'tcp', '--dport', '3478', '-m', 'comment', '--comment', 'meshlab-block-turn-tcp', '-j', 'DROP'];
+}
+
 export type Direction = 'inbound' | 'outbound';
 export type Proto = 'udp' | 'tcp' | 'icmp';
 

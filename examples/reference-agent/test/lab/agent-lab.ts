@@ -154,17 +154,7 @@ export class AgentLab {
 
   /** Drops TCP to coturn at natA too: werift falls back to TURN over TCP when UDP is blocked. */
   async blockTurnTcp(on: boolean): Promise<void> {
-    await this.lab.execOk('natA', [
-      'iptables',
-      on ? '-I' : '-D',
-      'FORWARD',
-      '-p',
-      'tcp',
-      '--dport',
-      '3478',
-      '-j',
-      'DROP',
-    ]);
+    await this.lab.blockTurnTcp('natA', on);
   }
 
   async destroy(): Promise<void> {

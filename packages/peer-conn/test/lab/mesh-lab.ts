@@ -207,17 +207,7 @@ export class MeshLab {
    */
   async relayOnly(on: boolean): Promise<void> {
     await this.lab.blockUdp('natA', on, { all: true });
-    await this.lab.execOk('natA', [
-      'iptables',
-      on ? '-I' : '-D',
-      'FORWARD',
-      '-p',
-      'tcp',
-      '--dport',
-      '3478',
-      '-j',
-      'DROP',
-    ]);
+    await this.lab.blockTurnTcp('natA', on);
   }
 
   /** Restarts the relay server (SIGTERM: it says goodbye to every peer) on the same address. */
