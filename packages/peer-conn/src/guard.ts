@@ -27,7 +27,8 @@ export class Guard {
 
   constructor(options: GuardOptions) {
     const random = options.random ?? cryptoRandom;
-    const maxMs = options.maxMs ?? Math.round(30_000 + 15_000 * random());
+    // floor, not round: the cap stays inside [30 s, 45 s) even for random() just under 1.
+    const maxMs = options.maxMs ?? Math.floor(30_000 + 15_000 * random());
     this.#clock = options.clock;
     this.#backoff = new Backoff({
       initial: options.initialMs ?? 800,

@@ -7,6 +7,7 @@ export {
   LOCAL_CAPABILITIES,
   type OfferMessage,
   parseSignalMessage,
+  type RelayOfferPart,
   SIGNAL_PROTOCOL_VERSION,
   type SignalMessage,
 } from './messages.js';

@@ -3,9 +3,23 @@ import { SignalMessageError } from './errors.js';
 /** The signaling protocol this package speaks. Messages with a higher major version are rejected. */
 export const SIGNAL_PROTOCOL_VERSION = 1;
 
-/** Capabilities a peer advertises in offers and answers. */
-export type Capability = 'ice' | 'relay' | 'probe';
-export const LOCAL_CAPABILITIES: readonly Capability[] = ['ice', 'relay', 'probe'];
+/**
+ * Capabilities a peer advertises in offers and answers. `relay-fallback`: the sender honours
+ * `relay.unreachable` (both sides then meet on the follower's home relay).
+ */
+export type Capability = 'ice' | 'relay' | 'probe' | 'relay-fallback';
+export const LOCAL_CAPABILITIES: readonly Capability[] = ['ice', 'relay', 'probe', 'relay-fallback'];
+
+export interface RelayOfferPart {
+  /** The sender's home relay instance URL. */
+  url: string;
+  /**
+   * Follower only: the controller's home relay URL the sender could not reach (dial refused, reset
+   * or timed out). The controller then meets it on `url` instead of on its own home. Absent: meet
+   * on the controller's home (as peers without this field always do).
+   */
+  unreachable?: string;
+}
 
 export interface IceOfferPart {
   ufrag: string;
@@ -22,8 +36,8 @@ export interface OfferMessage {
   caps: string[];
   /** Absent when the sender has no ICE (relay only). */
   ice: IceOfferPart | null;
-  /** The sender's home relay instance URL; absent while its home relay is down. */
-  relay: { url: string } | null;
+  /** The sender's home relay; absent while its home relay is down. */
+  relay: RelayOfferPart | null;
   /**
    * The sender's local candidates gathered so far for `ice.sessionId` (the same objects trickled
    * as candidate messages). Repeating them in every offer and answer makes a lost trickle message
@@ -80,9 +94,18 @@ export function parseSignalMessage(value: unknown): SignalMessage {
         };
         if (i.inReplyTo !== undefined) ice.inReplyTo = sessionId(i.inReplyTo, 'message.ice.inReplyTo');
       }
-      let relay: { url: string } | null = null;
+      let relay: RelayOfferPart | null = null;
       if (m.relay !== null && m.relay !== undefined) {
-        relay = { url: str(obj(m.relay, 'message.relay').url, 'message.relay.url') };
+        const r = obj(m.relay, 'message.relay');
+        relay = { url: str(r.url, 'message.relay.url') };
+        if (r.unreachable !== undefined) {
+          const unreachable = str(r.unreachable, 'message.relay.unreachable');
+          // "I cannot reach my own home" is nonsense: reject rather than guess.
+          if (unreachable === relay.url) {
+            throw new SignalMessageError('message.relay.unreachable must differ from message.relay.url');
+          }
+          relay.unreachable = unreachable;
+        }
       }
       const out: OfferMessage = { type: m.type, version, caps: caps as string[], ice, relay };
       if (m.candidates !== undefined) {

@@ -76,6 +76,12 @@ export interface PeerConnOptions {
    * after this ladder (default 15 s doubling to 10 min; reset once direct).
    */
   turnUpgrade?: { initialMs?: number; maxMs?: number };
+  /**
+   * Follower only: how long the controller's home relay stays marked unreachable after a failed
+   * dial before it is probed again (default 300 000 ms). Meanwhile both sides meet on the
+   * follower's home relay.
+   */
+  relayUnreachableTtlMs?: number;
   clock?: Clock;
   logger?: Logger;
   /** Test-only switch for negative controls; keep the default. */
@@ -103,7 +109,8 @@ export interface PeerConnStatus {
   controller: boolean;
   active: PathKind;
   standby: PathKind[];
-  relay: { server: string | null; stale: boolean; open: boolean };
+  /** `unreachable` (follower only, while marked): the controller's home relay it could not reach. */
+  relay: { server: string | null; stale: boolean; open: boolean; unreachable?: string };
   ice: { localSessionId: string | null; remoteSessionId: string | null; connecting: boolean; kind: PathKind | null };
   lastHandshakeAt: number;
   rxBytes: number;
@@ -184,8 +191,18 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     staleReason: '',
     /** Bumped by every open attempt and close, so a late result of an older attempt is discarded. */
     gen: 0,
-    opening: false,
+    /** The server an open is in flight to, or null. */
+    opening: null as string | null,
   };
+  /**
+   * Follower only: the controller's home relay we failed to reach (F-R-12, NetBird #4498), until a
+   * probe after the TTL succeeds. While set (and the controller speaks `relay-fallback`) both
+   * sides meet on our home relay instead.
+   */
+  #unreachable: { url: string; timer: Timer | undefined } | null = null;
+  readonly #unreachableTtlMs: number;
+  /** Controller only: the relay the remote said (in its latest offer or answer) it cannot reach. */
+  #remoteUnreachable: string | null = null;
   #active: Slot | null = null;
   /** Wall ms when traffic last flowed before the current outage; null when not in an outage. */
   #outageSince: number | null = null;
@@ -207,6 +224,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ peer: options.remoteKey.toShortString() });
     this.#policy = options.relayExistsPolicy ?? 'stale-flag';
+    this.#unreachableTtlMs = options.relayUnreachableTtlMs ?? 300_000;
     this.#turnUpgrade = new Backoff({
       initial: options.turnUpgrade?.initialMs ?? 15_000,
       max: options.turnUpgrade?.maxMs ?? 600_000,
@@ -271,6 +289,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#state = 'stopped';
     this.#guard.stop();
     this.#turnUpgradeTimer?.cancel();
+    this.#unreachable?.timer?.cancel();
     for (const off of this.#unsubscribe) off();
     this.#unsubscribe = [];
     this.#queue.clear();
@@ -311,7 +330,12 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
         controller: this.controller,
         active: this.activePath,
         standby,
-        relay: { server: this.#relay.server, stale: this.#relay.stale, open: this.#relaySlot !== null },
+        relay: {
+          server: this.#relay.server,
+          stale: this.#relay.stale,
+          open: this.#relaySlot !== null,
+          ...(this.#unreachable ? { unreachable: this.#unreachable.url } : {}),
+        },
         ice: {
           localSessionId: this.#ice && !this.#ice.closed ? this.#ice.sessionId : null,
           remoteSessionId: this.#ice?.remoteSessionId ?? null,
@@ -360,6 +384,11 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
       if (!from.equals(this.remoteKey)) return;
       this.#run('signal-message', () => this.#onSignal(raw));
     });
+    this.#listen(o.signaler, 'connected', () =>
+      this.#run('signal-connected', () => {
+        if (!this.#fullyConnected()) this.#guard.kick();
+      }),
+    );
     this.#listen(o.endpoint, 'path-alive', (info: { path: DatagramPath }) =>
       this.#run('path-alive', () => this.#onVerdict(info.path, true)),
     );
@@ -379,7 +408,12 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
         this.#run('relay-disconnected', () => this.#markStale(`relay-disconnected:${info.cause}`));
       });
       this.#listen(o.relay, 'reconnected', () => this.#run('relay-reconnected', () => this.#guard.kick()));
-      this.#listen(o.relay, 'home-changed', () => this.#run('home-changed', () => this.#guard.kick()));
+      this.#listen(o.relay, 'home-changed', () =>
+        this.#run('home-changed', () => {
+          this.#dropStaleMark();
+          this.#guard.kick();
+        }),
+      );
     }
     const ice = this.#ice;
     if (ice) {
@@ -446,6 +480,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     else this.#counters.answersReceived++;
     this.#remoteCaps = msg.caps;
     this.#remoteRelayUrl = msg.relay?.url ?? null;
+    this.#remoteUnreachable = msg.relay?.unreachable ?? null;
     const remoteSession = msg.ice?.sessionId ?? null;
     const sessionChanged = remoteSession !== null && remoteSession !== this.#remoteIceSession;
     if (remoteSession !== null) this.#remoteIceSession = remoteSession;
@@ -474,12 +509,14 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   #sendOfferOrAnswer(type: 'offer' | 'answer', ice?: IceOfferPart): void {
     const worker = this.#ice;
     const home = this.#o.relay?.homeInstanceUrl;
+    this.#dropStaleMark();
+    const unreachable = this.#unreachable?.url;
     const msg: OfferMessage = {
       type,
       version: SIGNAL_PROTOCOL_VERSION,
       caps: [...LOCAL_CAPABILITIES],
       ice: ice ?? (worker && !worker.closed ? worker.localOffer() : null),
-      relay: home ? { url: home } : null,
+      relay: home ? { url: home, ...(unreachable ? { unreachable } : {}) } : null,
     };
     if (msg.ice && this.#localCandidates.sessionId === msg.ice.sessionId && this.#localCandidates.list.length > 0) {
       msg.candidates = [...this.#localCandidates.list];
@@ -497,7 +534,12 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     const iceWanted = this.#ice !== null && this.#remoteCaps.includes('ice');
     const relayWanted = this.#o.relay !== null && this.#relayServer() !== null;
     const iceUp = this.#iceSlot !== null && !this.#iceSlot.dead && this.#iceSlot.alive !== false;
-    const relayUp = this.#relaySlot !== null && !this.#relaySlot.dead && this.#relaySlot.alive !== false;
+    // Up on a server we no longer meet on (the meeting server moved) is not up.
+    const relayUp =
+      this.#relaySlot !== null &&
+      !this.#relaySlot.dead &&
+      this.#relaySlot.alive !== false &&
+      this.#relay.server === this.#relayServer();
     if (this.#remoteCaps.length === 0) return false;
     return (!iceWanted || iceUp) && (!relayWanted || relayUp) && this.#active !== null;
   }
@@ -514,18 +556,66 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   // ---------------------------------------------------------------------------------------------
   // Relay worker
 
-  /** The server both sides meet on: the controller's home relay. */
+  /**
+   * The server both sides meet on: the controller's home relay, unless the follower says it cannot
+   * reach it (and has a home of its own): then the follower's home, which the controller dials as a
+   * foreign relay. Each side decides from the other's latest offer or answer, which repeats the mark.
+   */
   #relayServer(): string | null {
-    if (!this.#o.relay) return null;
-    return this.controller ? (this.#o.relay.homeInstanceUrl ?? null) : this.#remoteRelayUrl;
+    const relay = this.#o.relay;
+    if (!relay) return null;
+    const home = relay.homeInstanceUrl ?? null;
+    const remote = this.#remoteRelayUrl;
+    if (this.controller) return home !== null && remote !== null && this.#remoteUnreachable === home ? remote : home;
+    return this.#fallbackActive() ? home : remote;
+  }
+
+  /** Follower: our mark applies to the controller's current home and we can offer ours instead. */
+  #fallbackActive(): boolean {
+    const home = this.#o.relay?.homeInstanceUrl;
+    const mark = this.#unreachable;
+    return (
+      mark !== null &&
+      home !== undefined &&
+      mark.url === this.#remoteRelayUrl &&
+      mark.url !== home &&
+      this.#remoteCaps.includes('relay-fallback')
+    );
+  }
+
+  /** Forgets a mark that no longer describes the controller's home (it moved, or became ours). */
+  #dropStaleMark(): void {
+    const mark = this.#unreachable;
+    if (!mark) return;
+    const remote = this.#remoteRelayUrl;
+    if ((remote !== null && remote !== mark.url) || mark.url === this.#o.relay?.homeInstanceUrl) {
+      this.#clearMark('home-moved');
+    }
+  }
+
+  #clearMark(reason: string): void {
+    const mark = this.#unreachable;
+    if (!mark) return;
+    mark.timer?.cancel();
+    this.#unreachable = null;
+    this.#log.info('relay-unreachable-cleared', { server: mark.url, reason });
   }
 
   #relayOnOffer(): void {
     const relay = this.#o.relay;
+    this.#dropStaleMark();
     const server = this.#relayServer();
-    if (!relay || !server || this.#relay.opening) return;
-    const current = this.#relay.server;
-    if (current && current !== server) {
+    if (!relay || !server) return;
+    const opening = this.#relay.opening;
+    if (opening === server) return;
+    if (opening !== null) {
+      // The meeting server moved while an open to the old one still waits (e.g. for the remote to
+      // come online there): abandon it, or it would hold us up to the open timeout.
+      this.#relay.gen++;
+      this.#relay.opening = null;
+      void relay.closeConnByPeerKey(opening, this.remoteKey).catch(() => {});
+    }
+    if (this.#relaySlot && this.#relay.server !== server) {
       // The meeting server moved (F-R-12): the old entry is useless.
       this.#closeRelay('server-moved');
     }
@@ -535,7 +625,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
   #openRelay(server: string, isReopen: boolean): void {
     const relay = this.#o.relay!;
     const gen = ++this.#relay.gen;
-    this.#relay.opening = true;
+    this.#relay.opening = server;
     relay.openConn(server, this.remoteKey).then(
       (conn) => this.#run('relay-opened', () => this.#onRelayOpened(gen, server, conn, isReopen)),
       (err: unknown) =>
@@ -548,7 +638,7 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
       conn.close();
       return;
     }
-    this.#relay.opening = false;
+    this.#relay.opening = null;
     if (this.#relaySlot && this.#relaySlot.path !== conn) this.#detach(this.#relaySlot);
     this.#relay.server = server;
     this.#relay.stale = false;
@@ -562,9 +652,10 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
 
   async #onRelayOpenFailed(gen: number, server: string, err: Error, isReopen: boolean): Promise<void> {
     if (gen !== this.#relay.gen) return;
-    this.#relay.opening = false;
+    this.#relay.opening = null;
     if (!hasCode(err, 'ERR_CONN_ALREADY_EXISTS')) {
       this.#log.info('relay-open-failed', { server, error: err });
+      if (isUnreachable(err)) this.#markUnreachable(server);
       return;
     }
     // An entry exists. Replace it only on evidence that it is dead (NetBird PR #5866): our stale
@@ -584,11 +675,92 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#openRelay(server, true);
   }
 
+  /**
+   * Follower: the controller's home relay could not be reached. Remember it, meet on our home
+   * instead and tell the controller at once (the mark rides on every offer and answer). Only with
+   * a controller that understands the mark: an older one would keep waiting on its home.
+   */
+  #markUnreachable(server: string): void {
+    const home = this.#o.relay?.homeInstanceUrl;
+    if (
+      this.controller ||
+      this.#unreachable !== null ||
+      server !== this.#remoteRelayUrl ||
+      home === undefined ||
+      server === home ||
+      !this.#remoteCaps.includes('relay-fallback')
+    ) {
+      return;
+    }
+    this.#unreachable = { url: server, timer: undefined };
+    this.#armProbe();
+    this.#log.info('relay-unreachable-marked', { server, fallback: home, ttlMs: this.#unreachableTtlMs });
+    this.#meetingMoved();
+  }
+
+  /**
+   * Our side of the meeting rule changed: move, and tell the remote now. A guard kick is not enough:
+   * a fresh conn counts as up, so the tick could settle before the remote ever heard of the move.
+   */
+  #meetingMoved(): void {
+    this.#relayOnOffer();
+    this.#sendOfferOrAnswer('offer');
+    this.#guard.again();
+  }
+
+  #armProbe(): void {
+    const mark = this.#unreachable!;
+    mark.timer = this.#clock.setTimeout(() => {
+      mark.timer = undefined;
+      this.#run('relay-probe', () => this.#probeUnreachable(mark));
+    }, this.#unreachableTtlMs);
+  }
+
+  /**
+   * The mark expired: dial the preferred server on the side, without leaving the fallback. Only a
+   * success moves both sides back (one tear-down each); a failure keeps everything as it is for
+   * another TTL, so an unreachable preferred server costs one dial per TTL and no offers.
+   */
+  #probeUnreachable(mark: { url: string }): void {
+    const relay = this.#o.relay;
+    if (this.#unreachable !== mark || !relay) return;
+    if (!this.#fallbackActive()) {
+      // We are not avoiding it at the moment anyway (no home of our own, …): the normal opens try it.
+      this.#clearMark('expired');
+      return;
+    }
+    this.#log.info('relay-probe', { server: mark.url });
+    relay.openConn(mark.url, this.remoteKey).then(
+      (conn) => {
+        conn.close();
+        this.#run('relay-probe-ok', () => {
+          if (this.#unreachable !== mark) return;
+          this.#clearMark('probe-ok');
+          this.#meetingMoved();
+        });
+      },
+      (err: unknown) =>
+        this.#run('relay-probe-failed', () => {
+          if (this.#unreachable !== mark) return;
+          const error = toError(err);
+          if (isUnreachable(error)) {
+            this.#log.info('relay-probe-failed', { server: mark.url, error });
+            this.#armProbe();
+            return;
+          }
+          // Reachable, something else went wrong (e.g. the controller is not there): let the normal
+          // opens find out; a dial failure there marks it again.
+          this.#clearMark('probe-inconclusive');
+          this.#meetingMoved();
+        }),
+    );
+  }
+
   /** Detaches and closes our relay conn; counts a tear-down. */
   #closeRelay(reason: string): void {
     const slot = this.#relaySlot;
     this.#relay.gen++;
-    this.#relay.opening = false;
+    this.#relay.opening = null;
     this.#counters.relayTeardowns++;
     this.#log.info('relay-closed', { reason, server: this.#relay.server });
     if (slot) {
@@ -729,7 +901,9 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     }
     // Re-arm: the next path gets a fresh first-handshake window.
     void this.#watcher?.reset().catch(() => {});
-    this.#guard.kick();
+    // With no path at all the verdict repeats every window and says nothing new: a running ladder
+    // keeps its pace (a kick per window would mean ~7 offers per window per side, forever).
+    if (slot || !this.#guard.armed) this.#guard.kick();
   }
 
   /** The ICE session behind `slot` is dead: rotate so the next offer builds fresh agents on both sides. */
@@ -791,4 +965,13 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     this.#log.info('recovered', { outageMs, path: slot.kind });
     this.emit('recovered', { outageMs, path: slot.kind });
   }
+}
+
+/**
+ * Errors that say the relay server itself could not be reached or lost us: a failed dial (refused,
+ * reset, timed out, rejected) or the connection dying while opening. Not: an existing entry, the
+ * remote not being online there, our own close or stop.
+ */
+function isUnreachable(err: Error): boolean {
+  return hasCode(err, 'ERR_RELAY_DIAL_FAILED') || hasCode(err, 'ERR_RELAY_DISCONNECTED');
 }

@@ -5,15 +5,17 @@ import {
   JsonLinesLogger,
   type Logger,
   type LogLevel,
+  MeshError,
   PeerKey,
   silentLogger,
 } from '@mesh/core';
 import { IceWorker } from '@mesh/ice-worker';
 import { FakeIceNetwork } from '@mesh/ice-worker/testing';
+import type { RelayClientFactory } from '@mesh/relay-manager';
 import { RelayManager } from '@mesh/relay-manager';
 import { type FakeRelayClient, FakeRelayNetwork } from '@mesh/relay-manager/testing';
 import { PeerEndpoint } from '@mesh/wg-control';
-import { PeerConn, type PeerConnOptions, type RelayExistsPolicy } from '../src/index.js';
+import { PeerConn, type PeerConnOptions, type RelayExistsPolicy, type SignalMessage } from '../src/index.js';
 import { FakeWireGuard, MemorySignalHub } from '../src/testing/index.js';
 
 export function newKey(): PeerKey {
@@ -25,6 +27,10 @@ export interface SideOptions {
   ice?: boolean;
   relay?: boolean;
   probes?: boolean;
+  /** Relay URLs this side's manager races for its home (default [RELAY_URL]). */
+  relayUrls?: string[];
+  /** Rewrites every message this side sends (e.g. to play an older peer). */
+  rewrite?: (message: SignalMessage) => SignalMessage;
 }
 
 export interface PairOptions {
@@ -33,6 +39,7 @@ export interface PairOptions {
   b?: SideOptions;
   seed?: number;
   watcher?: PeerConnOptions['watcher'];
+  relayUnreachableTtlMs?: number;
 }
 
 export interface Side {
@@ -47,6 +54,8 @@ export interface Side {
 }
 
 export const RELAY_URL = 'rel://relay1.test:443';
+export const RELAY_URL_2 = 'rel://relay2.test:443';
+export const RELAY_URL_3 = 'rel://relay3.test:443';
 
 /**
  * Two PeerConns on the fake clock: real PeerEndpoints, IceWorkers and RelayManagers, with in-memory
@@ -61,6 +70,24 @@ export async function makePair(options: PairOptions = {}) {
   const iceNet = new FakeIceNetwork({ clock, connectDelayMs: 30 });
   const relayNet = new FakeRelayNetwork({ clock });
   relayNet.addServer(RELAY_URL);
+  relayNet.addServer(RELAY_URL_2);
+  relayNet.addServer(RELAY_URL_3);
+  // "This server is unreachable from this client" (TCP RST on every packet, as an iptables REJECT
+  // at the client's NAT): dials fail and a live session dies on the client's side only; the
+  // server keeps it until its own health check would notice, like the real one.
+  const blocked = new Set<string>();
+  const blockKey = (key: PeerKey, url: string) => `${key.base64} ${url}`;
+  const relayFactory: RelayClientFactory = (url, options) => {
+    const client = relayNet.factory(url, options) as FakeRelayClient;
+    const connect = client.connect.bind(client);
+    client.connect = async (o) => {
+      if (blocked.has(blockKey(options.localKey, url))) {
+        throw new MeshError('ERR_RELAY_UNREACHABLE', `connect ECONNRESET ${url}`);
+      }
+      return connect(o);
+    };
+    return client;
+  };
   let ka = newKey();
   let kb = newKey();
   if (!ka.isControllerFor(kb)) [ka, kb] = [kb, ka];
@@ -80,11 +107,11 @@ export async function makePair(options: PairOptions = {}) {
     let manager: RelayManager | null = null;
     if (side.relay !== false) {
       manager = new RelayManager({
-        urls: [RELAY_URL],
+        urls: side.relayUrls ?? [RELAY_URL],
         token: 't',
         localKey: key,
         clock,
-        clientFactory: relayNet.factory,
+        clientFactory: relayFactory,
       });
       await manager.start();
     }
@@ -105,12 +132,13 @@ export async function makePair(options: PairOptions = {}) {
                 clock,
                 logger: log.child({ side: tag }),
               }),
-      signaler: hub.signaler(key),
+      signaler: rewriting(hub.signaler(key), side.rewrite),
       allowedIps: ['100.64.0.0/32'],
       clock,
       logger: log.child({ side: tag }),
       watcher: options.watcher ?? { firstHandshakeTimeoutMs: 30_000, staleAfterMs: 45_000 },
       ...(options.policy ? { relayExistsPolicy: options.policy } : {}),
+      ...(options.relayUnreachableTtlMs ? { relayUnreachableTtlMs: options.relayUnreachableTtlMs } : {}),
     });
     const events: Side['events'] = [];
     for (const type of ['path-changed', 'stale-marked', 'session-rotated', 'recovered', 'error'] as const) {
@@ -158,6 +186,20 @@ export async function makePair(options: PairOptions = {}) {
     return a.wg.dataReceived > ra && b.wg.dataReceived > rb;
   };
 
+  /** Makes relay `url` unreachable from `side` (live sessions die, dials fail), or reachable again. */
+  const block = (side: Side, url: string, on = true) => {
+    if (!on) {
+      blocked.delete(blockKey(side.key, url));
+      return;
+    }
+    blocked.add(blockKey(side.key, url));
+    for (const c of relayNet.clients) {
+      if (c.localKey.equals(side.key) && c.url === url && c.state === 'connected') {
+        c._die('socket-closed', new MeshError('ERR_RELAY_UNREACHABLE', 'connection reset'));
+      }
+    }
+  };
+
   const start = async () => {
     await Promise.all([a.conn.start(), b.conn.start()]);
   };
@@ -169,7 +211,19 @@ export async function makePair(options: PairOptions = {}) {
     b.wg.stop();
   };
 
-  return { clock, hub, iceNet, relayNet, a, b, run, until, tunnelWorks, start, teardown };
+  return { clock, hub, iceNet, relayNet, a, b, run, until, tunnelWorks, start, teardown, block };
 }
 
 export type Pair = Awaited<ReturnType<typeof makePair>>;
+
+function rewriting(
+  signaler: ReturnType<MemorySignalHub['signaler']>,
+  rewrite: ((m: SignalMessage) => SignalMessage) | undefined,
+): PeerConnOptions['signaler'] {
+  if (!rewrite) return signaler;
+  return {
+    send: (to, message) => signaler.send(to, rewrite(structuredClone(message))),
+    on: signaler.on.bind(signaler),
+    off: signaler.off.bind(signaler),
+  };
+}

@@ -34,6 +34,13 @@ describe('parseSignalMessage', () => {
     expect(() => parseSignalMessage({ ...answer, ice: { ...offer.ice, inReplyTo: 'nope' } })).toThrow(/inReplyTo/);
   });
 
+  it("keeps the relay part's unreachable mark; without it the relay part is as before", () => {
+    const marked = { ...offer, relay: { url: offer.relay.url, unreachable: 'rel://192.0.2.11:4001' } };
+    expect(parseSignalMessage(marked)).toMatchObject({ relay: marked.relay });
+    const plain = parseSignalMessage(offer);
+    expect(plain.type === 'offer' && plain.relay).toEqual({ url: offer.relay.url });
+  });
+
   it.each([
     ['not an object', 'hello'],
     ['null', null],
@@ -46,6 +53,11 @@ describe('parseSignalMessage', () => {
     ['empty ufrag', { ...offer, ice: { ...offer.ice, ufrag: '' } }],
     ['huge pwd', { ...offer, ice: { ...offer.ice, pwd: 'x'.repeat(10_000) } }],
     ['relay without url', { ...offer, relay: {} }],
+    ['unreachable not a string', { ...offer, relay: { ...offer.relay, unreachable: 42 } }],
+    ['unreachable null', { ...offer, relay: { ...offer.relay, unreachable: null } }],
+    ['unreachable empty', { ...offer, relay: { ...offer.relay, unreachable: '' } }],
+    ['unreachable huge', { ...offer, relay: { ...offer.relay, unreachable: `rel://${'x'.repeat(600)}` } }],
+    ['unreachable is its own home', { ...offer, relay: { ...offer.relay, unreachable: offer.relay.url } }],
     ['candidate without candidate', { type: 'candidate', version: 1, sessionId: 'aaaaaaaaaa' }],
   ])('rejects %s with ERR_SIGNAL_MESSAGE', (_name, value) => {
     let err: unknown;

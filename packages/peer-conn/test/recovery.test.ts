@@ -267,6 +267,22 @@ describe('path quality', () => {
 });
 
 describe('signaling faults and lifecycle', () => {
+  it('signaling back after an outage: the next offer goes out at once, not at the end of the ladder', async () => {
+    pair = await makePair();
+    const { a, b, start, until, hub } = pair;
+    hub.partition(true);
+    await start();
+    // 60 s of lost offers: the guard's ladder is now seconds long (0.8 s doubling, capped at 30–45 s).
+    await pair.run(60_000, 100);
+    expect(a.conn.activePath).toBe('none');
+    const offers = a.conn.counters.offersSent + b.conn.counters.offersSent;
+    hub.partition(false);
+    const took = await until(() => a.conn.activePath === 'ice-direct' && b.conn.activePath === 'ice-direct', 30_000);
+    // Without the re-offer on `connected` this waits for the next ladder step (several seconds).
+    expect(took).toBeLessThan(1_000);
+    expect(a.conn.counters.offersSent + b.conn.counters.offersSent - offers).toBeLessThanOrEqual(6);
+  });
+
   it('converges under dropped, duplicated and reordered signaling', async () => {
     pair = await makePair({ seed: 42 });
     pair.hub.faults = { dropRate: 0.3, duplicateRate: 0.3, reorderMs: 400 };

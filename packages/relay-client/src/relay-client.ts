@@ -2,6 +2,7 @@ import {
   abortReason,
   type Clock,
   ClosedError,
+  InvalidArgumentError,
   type Logger,
   PeerKey,
   silentLogger,
@@ -57,6 +58,13 @@ export interface RelayClientOptions {
    * `intervalMs + timeoutMs` (35 s) the connection is declared dead.
    */
   healthCheck?: { intervalMs?: number; timeoutMs?: number };
+  /**
+   * Socket liveness (an RFC 6455 ping, which every WebSocket server answers: ours and NetBird's).
+   * When the client sends while nothing has arrived for `idleMs` (2 s), it pings; when then nothing
+   * at all arrives within `pongTimeoutMs` (3 s) the socket is dead (`disconnected`, cause
+   * `ping-timeout`). Finds a half-open socket in seconds instead of the health-check window.
+   */
+  keepalive?: { idleMs?: number; pongTimeoutMs?: number };
   /** Per-conn receive queue while opening (default 100). */
   receiveQueueSize?: number;
   /** Early messages: newest per peer, kept `ttlMs` (5 s) for at most `maxPeers` (10,000) peers. */
@@ -75,6 +83,8 @@ export type RelayDisconnectCause =
   | 'socket-closed'
   /** No health check within the watchdog window. */
   | 'healthcheck-timeout'
+  /** A WebSocket ping got no answer (nor anything else) within `keepalive.pongTimeoutMs`: half-open. */
+  | 'ping-timeout'
   /** The server sent something this client cannot accept. */
   | 'protocol-error';
 
@@ -101,6 +111,11 @@ interface Entry {
   waiter?: { resolve: () => void; reject: (err: Error) => void };
 }
 
+interface PendingPing {
+  deadline: Timer;
+  waiters: Array<(alive: boolean) => void>;
+}
+
 /** How long close() lets the close message flush before cutting the socket. */
 const CLOSE_FLUSH_MS = 1_000;
 
@@ -117,6 +132,8 @@ const DEFAULTS = {
   earlyMaxPeers: 10_000,
   maxBufferedBytes: 1 << 20,
   knownKeys: 4_096,
+  keepaliveIdleMs: 2_000,
+  pongTimeoutMs: 3_000,
 };
 
 /**
@@ -140,6 +157,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   #instanceUrl: string | undefined;
   #watchdog: Timer | undefined;
   #alive = false;
+  /** Monotonic time anything (a frame or a pong) last arrived. */
+  #lastRxAt = 0;
+  /** The ping in flight: its pong deadline and the `checkAlive` callers waiting on it. */
+  #ping: PendingPing | undefined;
+  readonly #idleMs: number;
+  readonly #pongTimeoutMs: number;
   #connecting: Promise<void> | undefined;
   /** Rejects the connect in progress (close() while connecting). */
   #failConnect: ((err: Error) => void) | undefined;
@@ -162,6 +185,11 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       write: (peerId, payload) => this.#write(peerId, payload),
       release: (conn) => this.#release(conn),
     };
+    this.#idleMs = positive('keepalive.idleMs', options.keepalive?.idleMs ?? DEFAULTS.keepaliveIdleMs);
+    this.#pongTimeoutMs = positive(
+      'keepalive.pongTimeoutMs',
+      options.keepalive?.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
+    );
   }
 
   /** The server's instance URL from the auth reply (undefined before connect). */
@@ -280,7 +308,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     ws.removeAllListeners();
     ws.on('error', (err) => this.#disconnect('socket-closed', err));
     ws.on('close', () => this.#disconnect('socket-closed'));
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onFrame(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.#received();
+      this.#onFrame(data, isBinary);
+    });
+    ws.on('pong', () => this.#received());
+    this.#lastRxAt = this.#clock.monotonic();
     this.#state = 'connected';
     this.#startWatchdog();
     this.#log.info('relay-connected');
@@ -373,6 +406,32 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   }
 
   /**
+   * Proves the socket still delivers: sends a WebSocket ping and resolves true as soon as anything
+   * arrives (the pong or any frame). When nothing arrives within `keepalive.pongTimeoutMs` the
+   * connection is dead: `disconnected` (cause `ping-timeout`) is emitted and this resolves false.
+   * False at once when not connected. Concurrent calls share one ping; `signal` only ends this
+   * caller's wait (rejects ERR_ABORTED).
+   */
+  checkAlive(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#state !== 'connected') return Promise.resolve(false);
+    const ping = this.#sendPing();
+    return new Promise<boolean>((resolve, reject) => {
+      const onAbort = () => {
+        ping.waiters.splice(ping.waiters.indexOf(done), 1);
+        reject(abortReason(signal!));
+      };
+      const done = (alive: boolean) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(alive);
+      };
+      ping.waiters.push(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /**
    * Graceful close: every conn closes (reason `client-closed`), a close message goes to the server,
    * the socket closes. Idempotent; emits no `disconnected`.
    */
@@ -405,6 +464,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   #teardown(reason: RelayConnCloseReason, error: Error): void {
     this.#watchdog?.cancel();
     this.#watchdog = undefined;
+    this.#settlePing(false);
     const entries = [...this.#entries.values()];
     this.#entries.clear();
     this.#early.clear();
@@ -444,6 +504,39 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       }
       this.#disconnect('healthcheck-timeout');
     }, intervalMs + timeoutMs);
+  }
+
+  /** Anything arrived: the socket delivers. */
+  #received(): void {
+    this.#lastRxAt = this.#clock.monotonic();
+    this.#settlePing(true);
+  }
+
+  /** We are sending into silence: a half-open socket looks exactly like this, so ask. */
+  #keepalive(): void {
+    if (!this.#ping && this.#clock.monotonic() - this.#lastRxAt >= this.#idleMs) this.#sendPing();
+  }
+
+  #sendPing(): PendingPing {
+    if (this.#ping) return this.#ping;
+    const deadline = this.#clock.setTimeout(() => {
+      this.#disconnect(
+        'ping-timeout',
+        new TimeoutError(`relay ${this.#instanceUrl} sent nothing within ${this.#pongTimeoutMs} ms of a ping`),
+      );
+    }, this.#pongTimeoutMs);
+    const ping: PendingPing = { deadline, waiters: [] };
+    this.#ping = ping;
+    this.#ws?.ping();
+    return ping;
+  }
+
+  #settlePing(alive: boolean): void {
+    const ping = this.#ping;
+    if (!ping) return;
+    this.#ping = undefined;
+    ping.deadline.cancel();
+    for (const resolve of ping.waiters) resolve(alive);
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
@@ -523,6 +616,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     if (!entry || entry.waiter) return false;
     if (ws.bufferedAmount > (this.#opts.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes)) return false;
     ws.send(encodeTransport(peerId, payload), { binary: true });
+    this.#keepalive();
     return true;
   }
 
@@ -537,7 +631,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const ws = this.#ws;
     if (this.#state !== 'connected' || !ws) return;
     for (const frame of encodePeerIdList(type, ids)) ws.send(frame, { binary: true });
+    this.#keepalive();
   }
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new InvalidArgumentError(`${name} must be > 0, got ${value}`);
+  return value;
 }
 
 /** The instance URL from the first server message, which must be an auth response. */

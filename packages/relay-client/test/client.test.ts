@@ -186,6 +186,89 @@ describe('RelayClient against a scripted server', () => {
     await expect(c.connect()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
+  it('keepalive: a send after idleMs of silence pings; an answered ping keeps the connection; no ping while frames arrive', async () => {
+    const clock = new FakeClock();
+    const server = await ScriptedServer.start();
+    const c = await connected(server, { clock });
+    const conn = await open(server, c, key()); // the peers-online just arrived
+    const sent = server.received.length;
+    expect(conn.send(Buffer.from('a'))).toBe(true);
+    await clock.advance(1_999);
+    expect(conn.send(Buffer.from('b'))).toBe(true);
+    await server.frames(sent + 2);
+    expect(server.pings).toBe(0);
+    await clock.advance(1);
+    expect(conn.send(Buffer.from('c'))).toBe(true);
+    await server.pinged(1);
+    // Joins the ping in flight (or sends one more if its pong was already read): true needs a pong.
+    await expect(c.checkAlive()).resolves.toBe(true);
+    await clock.advance(10_000); // far past the pong deadline
+    expect(c.connected).toBe(true);
+    expect(server.pings).toBeLessThanOrEqual(2);
+  });
+
+  it('keepalive: a ping nothing answers ends the connection (ping-timeout) after pongTimeoutMs; conns close', async () => {
+    const clock = new FakeClock();
+    const server = await ScriptedServer.start(undefined, '/relay', false);
+    const c = await connected(server, { clock, keepalive: { idleMs: 5_000, pongTimeoutMs: 4_000 } });
+    const conn = await open(server, c, key());
+    const lost = onceEvent<[{ cause: string; error?: Error }]>(c, 'disconnected', { timeoutMs: 5000 });
+    const closed = onceEvent<[{ reason: string }]>(conn, 'close', { timeoutMs: 5000 });
+    await clock.advance(4_999);
+    conn.send(Buffer.from('x'));
+    await clock.advance(1);
+    conn.send(Buffer.from('y'));
+    await server.pinged(1);
+    await clock.advance(3_999);
+    expect(c.connected).toBe(true);
+    await clock.advance(1);
+    const [info] = await lost;
+    expect(info.cause).toBe('ping-timeout');
+    expect(info.error).toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect((await closed)[0].reason).toBe('relay-disconnected');
+  });
+
+  it('checkAlive(): true when the server answers, false (and ping-timeout) when it does not; callers share one ping', async () => {
+    const clock = new FakeClock();
+    const server = await ScriptedServer.start();
+    const c = await connected(server);
+    await expect(c.checkAlive()).resolves.toBe(true);
+    expect(server.pings).toBe(1);
+
+    const silent = await ScriptedServer.start(undefined, '/relay', false);
+    const d = await connected(silent, { clock });
+    const lost = onceEvent<[{ cause: string }]>(d, 'disconnected', { timeoutMs: 5000 });
+    const checks = [d.checkAlive(), d.checkAlive()];
+    const ac = new AbortController();
+    const aborted = d.checkAlive({ signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await silent.pinged(1);
+    await clock.advance(3_000);
+    await expect(Promise.all(checks)).resolves.toEqual([false, false]);
+    expect((await lost)[0].cause).toBe('ping-timeout');
+    expect(silent.pings).toBe(1);
+    await expect(d.checkAlive()).resolves.toBe(false); // finished client
+  });
+
+  it('keepalive bounds must be positive numbers: ERR_INVALID_ARGUMENT at construction', () => {
+    for (const keepalive of [{ idleMs: 0 }, { pongTimeoutMs: -1 }, { idleMs: Number.NaN }]) {
+      expect(() => new RelayClient({ url: 'rel://127.0.0.1:9', localKey: key(), token: TOKEN, keepalive })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+      );
+    }
+  });
+
+  it('checkAlive(): false when not connected, and a pending check resolves false on close()', async () => {
+    const idle = new RelayClient({ url: 'rel://127.0.0.1:9', localKey: key(), token: TOKEN });
+    await expect(idle.checkAlive()).resolves.toBe(false);
+    const silent = await ScriptedServer.start(undefined, '/relay', false);
+    const c = await connected(silent, { clock: new FakeClock() });
+    const check = c.checkAlive();
+    c.close();
+    await expect(check).resolves.toBe(false);
+  });
+
   it('auth failures are typed: closed without reply, wrong reply, HTTP error', async () => {
     const silent = await ScriptedServer.start(() => undefined);
     await expect(connected(silent)).rejects.toMatchObject({ code: 'ERR_RELAY_AUTH' });

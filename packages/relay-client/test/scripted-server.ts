@@ -9,6 +9,8 @@ import { decodeClientMessage, encodeAuthResponse } from '../src/index.js';
  */
 export class ScriptedServer {
   readonly received: Buffer[] = [];
+  /** WebSocket pings the client sent. */
+  pings = 0;
   socket: WebSocket | undefined;
   #wss: WebSocketServer;
   #onFrame: Array<() => void> = [];
@@ -18,6 +20,10 @@ export class ScriptedServer {
     wss.on('connection', (ws) => {
       this.socket = ws;
       ws.on('error', () => {});
+      ws.on('ping', () => {
+        this.pings++;
+        for (const fn of this.#onFrame.splice(0)) fn();
+      });
       ws.on('message', (data: Buffer) => {
         if (this.received.length === 0 && reply) {
           const answer = reply(data);
@@ -34,8 +40,10 @@ export class ScriptedServer {
   static async start(
     reply: ((auth: Buffer) => Buffer | Buffer[] | undefined) | undefined = () => encodeAuthResponse('rel://scripted:1'),
     path = '/relay',
+    /** False: pings go unanswered, like a server that vanished behind a half-open socket. */
+    autoPong = true,
   ): Promise<ScriptedServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path, perMessageDeflate: false });
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path, perMessageDeflate: false, autoPong });
     await new Promise<void>((r) => wss.once('listening', () => r()));
     const s = new ScriptedServer(wss, reply);
     servers.push(s);
@@ -52,9 +60,27 @@ export class ScriptedServer {
 
   /** Waits until the client has sent `count` frames in all (auth included). */
   async frames(count: number, timeoutMs = 5000): Promise<Buffer[]> {
+    await this.#until(
+      () => this.received.length >= count,
+      () => `got ${this.received.length} frames, wanted ${count}`,
+      timeoutMs,
+    );
+    return this.received;
+  }
+
+  /** Waits until the client has sent `count` pings in all. */
+  async pinged(count: number, timeoutMs = 5000): Promise<void> {
+    await this.#until(
+      () => this.pings >= count,
+      () => `got ${this.pings} pings, wanted ${count}`,
+      timeoutMs,
+    );
+  }
+
+  async #until(done: () => boolean, what: () => string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.received.length < count) {
-      if (Date.now() > deadline) throw new Error(`got ${this.received.length} frames, wanted ${count}`);
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(what());
       await new Promise<void>((r) => {
         const t = setTimeout(r, 50);
         this.#onFrame.push(() => {
@@ -63,7 +89,6 @@ export class ScriptedServer {
         });
       });
     }
-    return this.received;
   }
 
   /** Types of the frames the client sent (decoded as a server would). */

@@ -4,7 +4,7 @@ import type { Clock, DatagramPath, Logger, PeerKey } from '@mesh/core';
 export interface RelayClientLikeEvents {
   /**
    * The server connection died (never for a local `close()`). `cause` is a short stable string
-   * (`socket-closed`, `server-close`, `healthcheck-timeout`, …).
+   * (`socket-closed`, `server-close`, `healthcheck-timeout`, `ping-timeout`, …).
    */
   disconnected: (info: { cause: string; error?: Error }) => void;
   'peer-online': (info: { peerKey: PeerKey }) => void;
@@ -26,6 +26,12 @@ export interface RelayClientLike {
   connect(options?: { signal?: AbortSignal }): Promise<void>;
   /** Resolves once `peer` is online on this server; rejects `ERR_CONN_ALREADY_EXISTS` if an entry exists. */
   openConn(peer: PeerKey, options?: { signal?: AbortSignal }): Promise<DatagramPath>;
+  /**
+   * Proves the connection still delivers (a WebSocket ping): true once anything arrives; false when
+   * not connected, or when nothing arrives within the client's pong deadline, in which case the
+   * client has ended and emitted `disconnected` (cause `ping-timeout`). `signal` only ends the wait.
+   */
+  checkAlive(options?: { signal?: AbortSignal }): Promise<boolean>;
   /** Closes and removes this client's entry for `peer`; false when there was none. */
   closeConnByPeerKey(peer: PeerKey): boolean;
   hasConn(peer: PeerKey): boolean;

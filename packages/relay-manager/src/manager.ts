@@ -3,6 +3,7 @@ import {
   Backoff,
   type Clock,
   ClosedError,
+  cryptoRandom,
   type DatagramPath,
   InvalidArgumentError,
   type Logger,
@@ -36,9 +37,9 @@ export interface RelayManagerOptions {
   /** Home race: overall bound, and the bound of every single dial (default 30 000 ms). */
   raceTimeoutMs?: number;
   reconnect?: {
-    /** Wait before re-dialling the lost home URL once (default 1 500 ms). */
+    /** Wait before re-dialling the lost home URL once (default 1 000 ms, jittered like the ladder). */
     quickRetryMs?: number;
-    /** Ladder of full races after the quick retry failed (default 2 s → 60 s, ×2, ±50 %). */
+    /** Ladder of full races after the quick retry failed (default 1 s → 60 s, ×1.3, ±50 %). */
     backoff?: { initial?: number; max?: number; multiplier?: number; jitter?: number };
   };
   /** A foreign client with no conns for this long is closed (default 60 000 ms). */
@@ -106,8 +107,11 @@ interface Track {
 const DEFAULTS = {
   raceConcurrency: 7,
   raceTimeoutMs: 30_000,
-  quickRetryMs: 1_500,
-  backoff: { initial: 2_000, max: 60_000, multiplier: 2, jitter: 0.5 },
+  quickRetryMs: 1_000,
+  // A gentle ×1.3 keeps the gap between attempts small while a restarting server is likely to come
+  // back (≈2 s at 5 s after the loss, ≈5 s at 15 s), so a restart costs about a second over its
+  // downtime; the 60 s cap (from ~3.6 min on) and the ±50 % jitter still spread clients out (README).
+  backoff: { initial: 1_000, max: 60_000, multiplier: 1.3, jitter: 0.5 },
   foreignIdleMs: 60_000,
 };
 
@@ -127,6 +131,7 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
   readonly #raceTimeoutMs: number;
   readonly #quickRetryMs: number;
   readonly #backoff: Backoff;
+  readonly #random: () => number;
   readonly #foreignIdleMs: number;
   readonly #forcedReconnectMinMs: number;
   /** Monotonic time of the last forced reconnect, per server URL. */
@@ -163,7 +168,8 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
     this.#foreignIdleMs = positive('foreignIdleMs', options.foreignIdleMs ?? DEFAULTS.foreignIdleMs);
     this.#forcedReconnectMinMs = positive('forcedReconnectMinMs', options.forcedReconnectMinMs ?? 30_000);
     const b = { ...DEFAULTS.backoff, ...options.reconnect?.backoff };
-    this.#backoff = new Backoff({ ...b, ...(options.random ? { random: options.random } : {}) });
+    this.#random = options.random ?? cryptoRandom;
+    this.#backoff = new Backoff({ ...b, random: this.#random });
   }
 
   /** The home server's instance URL (what peers put in offers); undefined while no home is connected. */
@@ -291,18 +297,43 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
    * the quick retry; foreign: the next `openConn`). For owners with end-to-end evidence that the
    * server forgot our session while the socket still looks healthy (e.g. a conn opened afresh that
    * never carries a byte). Every peer on it hears `relay-disconnected`. Acts at most once per
-   * `forcedReconnectMinMs` per server, so a confused caller cannot start a loop; returns whether it acted.
+   * `forcedReconnectMinMs` per server, so a confused caller cannot start a loop; returns whether it
+   * acted. Inside that window it runs `verify()` instead: a dead socket is still dropped at once.
    */
   reconnect(serverUrl: string, reason: string): boolean {
     this.#assertRunning();
     const track = this.#trackFor(serverUrl, false);
     if (track?.state !== 'ready') return false;
     const now = this.#clock.monotonic();
-    if (now - (this.#forcedAt.get(serverUrl) ?? Number.NEGATIVE_INFINITY) < this.#forcedReconnectMinMs) return false;
+    if (now - (this.#forcedAt.get(serverUrl) ?? Number.NEGATIVE_INFINITY) < this.#forcedReconnectMinMs) {
+      this.#log.debug('relay-forced-reconnect-limited', { server: serverUrl, reason });
+      this.verify(serverUrl, reason).catch(() => {}); // stopped meanwhile: nothing left to verify
+      return false;
+    }
     this.#forcedAt.set(serverUrl, now);
     this.#log.warn('relay-forced-reconnect', { server: serverUrl, reason });
     this.#lose(track, { cause: `forced:${reason}` });
     return true;
+  }
+
+  /**
+   * Has the live connection to `serverUrl` prove that it still delivers (the client's `checkAlive`:
+   * a WebSocket ping). One that stays silent past the client's pong deadline is dropped at once —
+   * every peer on it hears `relay-disconnected` with cause `ping-timeout` — and dialled anew (home:
+   * the quick retry; foreign: the next `openConn`). Not rate-limited: a fresh socket answers, so it
+   * cannot loop. For owners that see a relay path go silent. Resolves true when the connection
+   * answered, false when it did not or no connection to that server is live; `signal` only ends the wait.
+   */
+  async verify(serverUrl: string, reason: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    this.#assertRunning();
+    const track = this.#trackFor(serverUrl, false);
+    const client = track?.state === 'ready' ? track.client : undefined;
+    if (!client) return false;
+    const alive = await client.checkAlive(options);
+    if (this.#stopped) return false; // closed under the check: not a verdict on the server
+    if (alive) this.#log.debug('relay-verified', { server: serverUrl, reason });
+    else this.#log.warn('relay-verify-failed', { server: serverUrl, reason });
+    return alive;
   }
 
   #closeOn(track: Track, client: RelayClientLike, peer: PeerKey): boolean {
@@ -578,7 +609,8 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
     const signal = this.#stopAc.signal;
     let quick = lostUrl !== undefined && this.#urls.includes(lostUrl);
     for (;;) {
-      const delay = quick ? this.#quickRetryMs : this.#backoff.next();
+      // Every client of a restarted server lost it at the same instant: the quick retry is jittered too.
+      const delay = quick ? jittered(this.#quickRetryMs, this.#backoff.jitter, this.#random) : this.#backoff.next();
       this.#log.info('home-reconnect-wait', { delayMs: delay, quick, attempt: this.#backoff.attempt });
       try {
         await this.#clock.sleep(delay, { signal });
@@ -645,6 +677,10 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
       this.#log.error('listener-threw', { event, error: toError(err) });
     }
   }
+}
+
+function jittered(ms: number, jitter: number, random: () => number): number {
+  return Math.round(ms * (1 + jitter * (2 * random() - 1)));
 }
 
 function positive(name: string, value: number): number {

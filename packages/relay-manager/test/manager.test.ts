@@ -110,7 +110,7 @@ describe('home race', () => {
     h.net.server(S1.url)!.up = false;
     await expect(h.mgr.start()).rejects.toSatisfy(code('ERR_RELAY_NO_HOME'));
     h.net.server(S1.url)!.restart();
-    await h.clock.advance(1_999);
+    await h.clock.advance(999);
     expect(h.mgr.ready).toBe(false);
     await h.clock.advance(1);
     expect(h.mgr.ready).toBe(true);
@@ -121,29 +121,36 @@ describe('home race', () => {
 });
 
 describe('home reconnect', () => {
-  it('quick retry, then 2 s → 60 s doubling (no jitter at factor 1); reconnected fires; the ladder resets', async () => {
+  it('quick retry 1 s, then 1 s ×1.3 → 60 s (no jitter at factor 1); reconnected fires; the ladder resets', async () => {
     const h = harness();
     await h.mgr.start();
     const s1 = h.net.server(S1.url)!;
     s1.kill();
     expect(h.mgr.ready).toBe(false);
     const lostAt = h.clock.monotonic();
-    for (let i = 0; i < 8; i++) await h.clock.runNext();
+    for (let i = 0; i < 20; i++) await h.clock.runNext();
     const gaps = h.dials.slice(1).map((d, i) => d.at - (i === 0 ? lostAt : h.dials[i]!.at));
-    expect(gaps).toEqual([1_500, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+    expect(gaps.slice(0, 8)).toEqual([1_000, 1_000, 1_300, 1_690, 2_197, 2_856, 3_713, 4_827]);
+    expect(gaps.slice(-3)).toEqual([60_000, 60_000, 60_000]);
+    // A 5 s restart meets attempts ≤ 2.2 s apart; the 60 s cap begins after about 3.6 minutes.
+    expect(h.dials.findIndex((d) => d.at - lostAt >= 5_000)).toBe(5);
+    const firstCapped = gaps.indexOf(60_000);
+    const capAt = gaps.slice(0, firstCapped).reduce((a, b) => a + b, 0);
+    expect(capAt).toBeGreaterThan(210_000);
+    expect(capAt).toBeLessThan(230_000);
     s1.restart();
     await h.clock.runNext();
     expect(h.mgr.ready).toBe(true);
     expect(h.events.reconnected).toEqual([{ instanceUrl: S1.instance, previous: S1.instance }]);
     expect(h.events.homeChanged).toHaveLength(1); // same server: the home did not change
 
-    // Success reset the ladder: a new loss starts again at quick retry then 2 s.
+    // Success reset the ladder: a new loss starts again at quick retry then 1 s.
     s1.kill();
     const lost2 = h.clock.monotonic();
     const before = h.dials.length;
     await h.clock.runNext();
     await h.clock.runNext();
-    expect(h.dials.slice(before).map((d) => d.at - lost2)).toEqual([1_500, 3_500]);
+    expect(h.dials.slice(before).map((d) => d.at - lost2)).toEqual([1_000, 2_000]);
     await h.mgr.stop();
     expect(h.clock.pendingTimers()).toBe(0);
   });
@@ -215,7 +222,7 @@ describe('home reconnect', () => {
     await h.mgr.stop();
   });
 
-  it('the ladder is jittered within ±50 %', async () => {
+  it('the quick retry and the ladder are jittered within ±50 %', async () => {
     const h = harness({ random: undefined }); // node:crypto jitter
     await h.mgr.start();
     h.net.server(S1.url)!.kill();
@@ -223,13 +230,12 @@ describe('home reconnect', () => {
     for (let i = 0; i < 9; i++) await h.clock.runNext();
     const at = [lostAt, ...h.dials.slice(1).map((d) => d.at)];
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
-    expect(gaps[0]).toBe(1_500);
-    const bases = [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000];
-    gaps.slice(1).forEach((g, i) => {
-      expect(g).toBeGreaterThanOrEqual(bases[i]! * 0.5);
-      expect(g).toBeLessThanOrEqual(bases[i]! * 1.5);
+    const bases = [1_000, 1_000, 1_300, 1_690, 2_197, 2_856.1, 3_712.93, 4_826.809, 6_274.8517];
+    gaps.forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(Math.floor(bases[i]! * 0.5));
+      expect(g).toBeLessThanOrEqual(Math.ceil(bases[i]! * 1.5));
     });
-    expect(new Set(gaps.slice(1).map((g, i) => g / bases[i]!)).size).toBeGreaterThan(1); // really random
+    expect(new Set(gaps.map((g, i) => g / bases[i]!)).size).toBeGreaterThan(1); // really random
     await h.mgr.stop();
   });
 
@@ -295,6 +301,94 @@ describe('home reconnect', () => {
       expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
     );
     await h.mgr.stop();
+  });
+});
+
+describe('socket verification (half-open sockets)', () => {
+  it('verify(): a live connection answers; a half-open home is dropped at the pong deadline and the quick retry brings it back', async () => {
+    const h = harness();
+    await h.mgr.start();
+    const remote = await h.remote(S1.url);
+    await h.mgr.openConn(S1.instance, remote.key);
+    await expect(h.mgr.verify(S1.instance, 'test')).resolves.toBe(true);
+    await expect(h.mgr.verify('rel://unknown:1', 'test')).resolves.toBe(false);
+    expect(h.events.disconnected).toEqual([]);
+    // The relay was killed and came straight back, but its reset never reached us.
+    const s1 = h.net.server(S1.url)!;
+    s1.halfOpen();
+    s1.restart();
+    const verdict = settle(h.mgr.verify(S1.instance, 'path-silent'));
+    await h.clock.advance(2_999);
+    expect(verdict.done).toBe(false);
+    expect(h.mgr.ready).toBe(true);
+    await h.clock.advance(1);
+    expect(verdict.value).toBe(false);
+    expect(h.events.disconnected.map((d) => [d.cause, d.home, d.peers.length])).toEqual([['ping-timeout', true, 1]]);
+    await h.clock.advance(1_000);
+    expect(h.mgr.ready).toBe(true);
+    expect(h.events.reconnected).toHaveLength(1);
+    await h.mgr.stop();
+    expect(h.clock.pendingTimers()).toBe(0);
+  });
+
+  it('verify() on a half-open foreign server evicts it; the next openConn dials anew', async () => {
+    const h = harness();
+    await h.mgr.start();
+    await h.mgr.openConn(S2.instance, (await h.remote(S2.url)).key);
+    const s2 = h.net.server(S2.url)!;
+    s2.halfOpen();
+    s2.restart();
+    const verdict = settle(h.mgr.verify(S2.instance, 'path-silent'));
+    await h.clock.advance(3_000);
+    expect(verdict.value).toBe(false);
+    expect(h.events.disconnected.map((d) => [d.serverUrl, d.cause, d.home])).toEqual([
+      [S2.instance, 'ping-timeout', false],
+    ]);
+    expect(h.mgr.foreignServers()).toEqual([]);
+    const conn = await h.mgr.openConn(S2.instance, (await h.remote(S2.url)).key);
+    expect(conn.closed).toBe(false);
+    expect(h.managerClients(S2.instance)).toHaveLength(2);
+    await h.mgr.stop();
+  });
+
+  it('reconnect() inside its window: a socket that answers is left alone (§15), a dead one is dropped at once', async () => {
+    const h = harness({ forcedReconnectMinMs: 30_000 });
+    await h.mgr.start();
+    expect(h.mgr.reconnect(S1.instance, 'first')).toBe(true);
+    await h.clock.advance(1_000);
+    expect(h.mgr.ready).toBe(true);
+    // The server forgot us but keeps the socket: it answers pings, so only the window's next turn re-logs.
+    const s1 = h.net.server(S1.url)!;
+    s1.forget(h.key);
+    expect(h.mgr.reconnect(S1.instance, 'again')).toBe(false);
+    await h.clock.advance(10_000);
+    expect(h.events.disconnected.map((d) => d.cause)).toEqual(['forced:first']);
+    expect(h.mgr.ready).toBe(true);
+    // Now the socket itself is dead: the same call drops it after the pong deadline, window or not.
+    s1.halfOpen();
+    s1.restart();
+    expect(h.mgr.reconnect(S1.instance, 'again')).toBe(false);
+    await h.clock.advance(2_999);
+    expect(h.events.disconnected).toHaveLength(1);
+    await h.clock.advance(1);
+    expect(h.events.disconnected.map((d) => d.cause)).toEqual(['forced:first', 'ping-timeout']);
+    await h.clock.advance(1_000);
+    expect(h.mgr.ready).toBe(true);
+    expect(h.events.reconnected).toHaveLength(2);
+    await h.mgr.stop();
+  });
+
+  it('stop() while a verification waits: it resolves false, nothing is emitted, no timer is left', async () => {
+    const h = harness();
+    await h.mgr.start();
+    h.net.server(S1.url)!.halfOpen();
+    const verdict = settle(h.mgr.verify(S1.instance, 'path-silent'));
+    await h.mgr.stop();
+    await h.clock.advance(0);
+    expect(verdict.value).toBe(false);
+    expect(h.events.disconnected).toEqual([]);
+    expect(h.clock.pendingTimers()).toBe(0);
+    await expect(h.mgr.verify(S1.instance, 'late')).rejects.toSatisfy(code('ERR_RELAY_STOPPED'));
   });
 });
 

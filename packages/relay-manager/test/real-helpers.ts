@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type DatagramPath, onceEvent, type PeerKey, silentLogger, systemClock } from '@mesh/core';
 import { generateRelayToken } from '@mesh/relay-client';
 import { RelayManager, type RelayManagerOptions } from '@mesh/relay-manager';
 import { randomPeerKey } from '@mesh/relay-manager/testing';
-import { RelayServer } from '@mesh/relay-server';
+import { RelayServer, type RelayServerOptions } from '@mesh/relay-server';
 import { afterEach } from 'vitest';
 
 export const SECRET = 'relay-manager-test-secret';
@@ -43,10 +43,58 @@ export async function freePort(): Promise<number> {
 
 export const relayUrl = (port: number) => `rel://127.0.0.1:${port}`;
 
+/**
+ * A TCP proxy on loopback in front of `targetPort`. `blackhole()` silences every connection made so
+ * far, both ways, with no FIN or RST passing either: what a client sees when its relay host vanished
+ * and the network dropped the reset (a half-open socket). Connections made afterwards pass again,
+ * like a relay that came straight back. Closed after the test.
+ */
+export async function startBlackholeProxy(
+  targetPort: number,
+): Promise<{ port: number; blackhole(): void; close(): Promise<void> }> {
+  const pairs = new Set<{ silent: boolean; down: Socket; up: Socket }>();
+  const server = createServer((down) => {
+    const pair = { silent: false, down, up: connect(targetPort, '127.0.0.1') };
+    pairs.add(pair);
+    for (const [from, to] of [
+      [pair.down, pair.up],
+      [pair.up, pair.down],
+    ] as const) {
+      from.on('data', (chunk) => {
+        if (!pair.silent) to.write(chunk);
+      });
+      from.on('error', () => {});
+      from.on('close', () => {
+        if (!pair.silent) to.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const close = async () => {
+    for (const p of pairs) {
+      p.down.destroy();
+      p.up.destroy();
+    }
+    pairs.clear();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  onCleanup(close);
+  return {
+    port: (server.address() as { port: number }).port,
+    blackhole() {
+      for (const p of pairs) p.silent = true;
+    },
+    close,
+  };
+}
+
 /** An in-process relay server on `port` whose instance URL is `rel://127.0.0.1:<port>`. */
-export async function startServer(port?: number): Promise<RelayServer> {
+export async function startServer(port?: number, extra: Partial<RelayServerOptions> = {}): Promise<RelayServer> {
   const p = port ?? (await freePort());
-  const server = new RelayServer({ port: p, exposedAddress: relayUrl(p), secret: SECRET });
+  const server = new RelayServer({ port: p, exposedAddress: relayUrl(p), secret: SECRET, ...extra });
   await server.start();
   onCleanup(() => server.stop());
   return server;

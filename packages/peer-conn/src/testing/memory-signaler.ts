@@ -39,8 +39,11 @@ export class MemorySignalHub {
     return s;
   }
 
+  /** Cuts (true) or heals (false) the whole network; healing emits `connected` on every member, as a reconnecting transport does. */
   partition(on: boolean): void {
+    const healed = this.#partitioned && !on;
     this.#partitioned = on;
+    if (healed) for (const m of this.#members.values()) if (!m.closed) m.emit('connected');
   }
 
   /** @internal */

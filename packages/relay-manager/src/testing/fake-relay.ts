@@ -8,6 +8,7 @@ import {
   type PathCloseInfo,
   PathStats,
   type PeerKey,
+  raceAbort,
   systemClock,
   throwIfAborted,
 } from '@mesh/core';
@@ -28,6 +29,8 @@ export interface FakeRelayNetworkOptions {
   disconnectOrder?: 'conns-first' | 'event-first';
   /** Bound of `openConn`'s wait for the remote peer to come online (default 5 000 ms). */
   openTimeoutMs?: number;
+  /** How long `checkAlive` waits for an answer from a half-open server (default 3 000 ms, as RelayClient). */
+  pongTimeoutMs?: number;
 }
 
 export interface FakeRelayServerOptions {
@@ -47,6 +50,7 @@ export class FakeRelayNetwork {
   readonly clock: Clock;
   readonly disconnectOrder: 'conns-first' | 'event-first';
   readonly openTimeoutMs: number;
+  readonly pongTimeoutMs: number;
   /** Every client the factory built, in order. */
   readonly clients: FakeRelayClient[] = [];
   readonly #servers = new Map<string, FakeRelayServer>();
@@ -55,6 +59,7 @@ export class FakeRelayNetwork {
     this.clock = options.clock ?? systemClock;
     this.disconnectOrder = options.disconnectOrder ?? 'conns-first';
     this.openTimeoutMs = options.openTimeoutMs ?? 5_000;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 3_000;
   }
 
   addServer(url: string, options: FakeRelayServerOptions = {}): FakeRelayServer {
@@ -92,6 +97,9 @@ export class FakeRelayServer {
   /** Tokens presented, in order. */
   readonly tokensSeen: string[] = [];
   readonly #sessions = new Map<string, FakeRelayClient>();
+  /** Bumped by halfOpen(): a client whose login is older has a dead socket (forgotten ones too). */
+  #epoch = 0;
+  readonly #loginEpoch = new WeakMap<FakeRelayClient, number>();
 
   constructor(url: string, options: FakeRelayServerOptions) {
     this.url = url;
@@ -115,6 +123,17 @@ export class FakeRelayServer {
     for (const s of sessions) s._die('socket-closed', error);
   }
 
+  /**
+   * The server dies but its FIN/RST never reach the clients: every client still thinks it is
+   * connected and nobody is told; nothing is routed either way and `checkAlive` gets no answer. The
+   * server stays down until restart(); the old sockets stay dead after it.
+   */
+  halfOpen(): void {
+    this.up = false;
+    this.#epoch++;
+    this.#sessions.clear();
+  }
+
   restart(): void {
     this.up = true;
   }
@@ -127,11 +146,17 @@ export class FakeRelayServer {
     this.#sessions.delete(peer.base64);
   }
 
+  /** @internal Whether a ping from `client` is answered (a forgotten session's socket still answers). */
+  _answers(client: FakeRelayClient): boolean {
+    return this.#loginEpoch.get(client) === this.#epoch;
+  }
+
   /** @internal */
   _register(client: FakeRelayClient): void {
     const key = client.localKey.base64;
     const old = this.#sessions.get(key);
     this.#sessions.set(key, client);
+    this.#loginEpoch.set(client, this.#epoch);
     // Same id again: the old session is replaced, and its subscribers hear offline then online.
     if (old) {
       old._die('socket-closed', new MeshError('ERR_RELAY_REPLACED', 'session replaced by a login with the same key'));
@@ -168,6 +193,9 @@ export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> impleme
   readonly #conns = new Map<string, FakeRelayConn>();
   #state: ClientState = 'new';
   #server: FakeRelayServer | undefined;
+  /** The unanswered ping in flight: concurrent checks share it. */
+  #ping: Promise<void> | undefined;
+  readonly #closing = new AbortController();
 
   constructor(network: FakeRelayNetwork, url: string, options: RelayClientFactoryOptions) {
     super();
@@ -242,6 +270,21 @@ export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> impleme
     return conn;
   }
 
+  async checkAlive(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const { signal } = options;
+    throwIfAborted(signal);
+    const server = this.#server;
+    if (this.#state !== 'connected' || !server) return false;
+    if (server._answers(this)) return true;
+    this.#ping ??= this.#network.clock.sleep(this.#network.pongTimeoutMs, { signal: this.#closing.signal }).then(
+      () => this._die('ping-timeout', new MeshError('ERR_TIMEOUT', 'no answer to a ping')),
+      () => {}, // closed meanwhile
+    );
+    const ping = this.#ping;
+    await (signal ? raceAbort(ping, signal) : ping);
+    return false;
+  }
+
   closeConnByPeerKey(peer: PeerKey): boolean {
     const conn = this.#conns.get(peer.base64);
     if (!conn) return false;
@@ -264,6 +307,7 @@ export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> impleme
     this.closeCalls++;
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#closing.abort();
     this.#server?._unregister(this);
     this.#closeAll({ reason: 'client-closed' });
   }

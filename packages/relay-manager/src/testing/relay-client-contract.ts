@@ -11,6 +11,11 @@ export interface RelayClientContractEnv {
   makeUnreachableClient(localKey: PeerKey): RelayClientLike;
   /** Kills the server abruptly: every client's connection dies. */
   killServer(): Promise<void> | void;
+  /**
+   * The server vanishes without a FIN or RST: every client's socket stays open and nothing passes
+   * either way. Clients must find out within their pong deadline, which must be under 3 s here.
+   */
+  blackholeServer(): Promise<void> | void;
   /** Releases everything (server, clients); called after each test. */
   teardown(): Promise<void> | void;
 }
@@ -159,6 +164,36 @@ export function describeRelayClientContract(name: string, setup: () => Promise<R
       expect(disconnects).toBe(1);
       expect(a.client.hasConn(b.key) || a.client.hasConn(c.key)).toBe(false);
       await expect(a.client.openConn(b.key)).rejects.toBeInstanceOf(Error);
+    });
+
+    it('checkAlive(): true on a live connection (twice at once: one answer for both); false before connect and after close', async () => {
+      const e = await open();
+      const fresh = e.makeClient(randomPeerKey());
+      clients.push(fresh);
+      await expect(fresh.checkAlive()).resolves.toBe(false);
+      const a = await connected();
+      await expect(Promise.all([a.client.checkAlive(), a.client.checkAlive()])).resolves.toEqual([true, true]);
+      await a.client.close();
+      await expect(a.client.checkAlive()).resolves.toBe(false);
+      await expect(a.client.checkAlive({ signal: AbortSignal.abort() })).rejects.toSatisfy((err) =>
+        hasCode(err, 'ERR_ABORTED'),
+      );
+    });
+
+    it('a server gone half-open: checkAlive resolves false, disconnected (ping-timeout) once, every conn closed', async () => {
+      const e = await open();
+      const a = await connected();
+      const b = await connected();
+      const [ab] = await Promise.all([a.client.openConn(b.key), b.client.openConn(a.key)]);
+      const causes: string[] = [];
+      a.client.on('disconnected', ({ cause }) => causes.push(cause));
+      const closed = onceEvent(ab, 'close', WAIT);
+      await e.blackholeServer();
+      await expect(a.client.checkAlive()).resolves.toBe(false);
+      await closed;
+      expect(causes).toEqual(['ping-timeout']);
+      expect(a.client.hasConn(b.key)).toBe(false);
+      await expect(a.client.checkAlive()).resolves.toBe(false);
     });
 
     it('close() closes every conn, is idempotent, and later openConn rejects', async () => {

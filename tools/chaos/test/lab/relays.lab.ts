@@ -25,13 +25,10 @@ describe('§12 two relays', () => {
     for (const role of ROLES) await rig.waitStatusPath(role, 'relay', 10_000);
   });
 
-  // KNOWN FAILURE (reported to the peer-conn / agent owners; NetBird's #4498): both sides only ever
-  // meet on the controller's home relay. When the other peer cannot reach it, its relay open fails
-  // (connection refused / reset) on every offer, the controller keeps answering from its own home,
-  // and neither side tries the follower's home relay (which the controller can reach as a foreign
-  // relay): both stay on path "none" for good. `it.fails` keeps it in CI; flip it to `it` once the
-  // relay worker falls back to a relay both can reach.
-  it.fails("the controller's relay becomes unreachable from the other peer: they meet on a relay both reach", async () => {
+  // NetBird #4498: the follower cannot reach the controller's home relay (RST on every packet and
+  // every redial). It marks that server unreachable, says so in its offers, and both sides meet on
+  // the follower's home relay, which the controller dials as a foreign relay.
+  it("the controller's relay becomes unreachable from the other peer: they meet on a relay both reach", async () => {
     const follower: Role = controller === 'peerA' ? 'peerB' : 'peerA';
     const nat = follower === 'peerA' ? 'natA' : 'natB';
     const meetPort = String(33080 + (controller === 'peerA' ? 0 : 1));
