@@ -48,7 +48,10 @@ export interface HandshakeWatcherOptions {
   firstHandshakeTimeoutMs?: number;
   /** After that, a last handshake older than this is dead. NetBird: 3 min 30 s (WireGuard rekeys every 2 min). */
   staleAfterMs?: number;
-  /** Longest gap between two reads of the device. Default 5000 ms. */
+  /**
+   * Longest gap between two reads of the device. Default 5000 ms. Checks fall on a shared grid of
+   * this interval (plus each deadline), so the watchers of one device share their reads.
+   */
   checkIntervalMs?: number;
   /** Wall vs monotonic drift between two checks (or a handshake this far in the future) that counts as a clock jump. Default 5000 ms. */
   clockJumpToleranceMs?: number;
@@ -185,9 +188,14 @@ export class HandshakeWatcher extends EventEmitter<HandshakeWatcherEvents> {
   }
 
   #schedule(epoch: number): void {
-    let delay = this.#intervalMs;
+    // Periodic checks fall on a grid of checkIntervalMs (monotonic time), not on each watcher's own
+    // phase: every watcher of a device then reads at the same moment and the device serves them all
+    // with a few shared requests — N watchers cost O(1) reads per interval, not N (each read lists
+    // every peer, so unaligned polling grows as N²).
+    const mono = this.#clock.monotonic();
+    let delay = this.#intervalMs > 0 ? this.#intervalMs - (mono % this.#intervalMs) : 0;
     if (this.#seen) delay = Math.min(delay, this.#lastSeen + this.#staleMs - this.#clock.now());
-    else delay = Math.min(delay, this.#armedMono + this.#firstMs - this.#clock.monotonic());
+    else delay = Math.min(delay, this.#armedMono + this.#firstMs - mono);
     this.#timer = this.#clock.setTimeout(() => void this.#check(epoch), Math.max(0, delay));
   }
 

@@ -38,6 +38,7 @@ export {
   type PeerEndpointStats,
 } from './peer-endpoint.js';
 export { isProbe, isWireGuardMessage, PROBE_SIZE } from './probe.js';
+export type { RequestQueueStats } from './request-queue.js';
 export { parseGetReply, UapiDevice, type UapiDeviceOptions } from './uapi.js';
 export { UdpPath, type UdpPathOptions } from './udp-path.js';
 export { parseWgDump, WgCliDevice, type WgCliDeviceOptions } from './wg-cli.js';

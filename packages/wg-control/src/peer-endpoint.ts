@@ -19,8 +19,19 @@ import { decodeProbe, encodeProbe, isProbe, isWireGuardMessage, PING, PONG } fro
 /** Largest payload one UDP datagram can carry over IPv4. */
 export const MAX_UDP_PAYLOAD = 65_507;
 const HANDSHAKE_INITIATION = 1;
+const HANDSHAKE_RESPONSE = 2;
+/** WireGuard's message sizes: type, 3 zero bytes, the sender's index (LE u32); a response then the receiver's. */
+const INITIATION_SIZE = 148;
+const RESPONSE_SIZE = 92;
 /** WireGuard's REKEY_TIMEOUT: after it, WireGuard has sent a newer initiation of its own. */
-const HELD_INITIATION_MS = 5_000;
+const REKEY_TIMEOUT_MS = 5_000;
+/**
+ * How long a remote initiation that crossed ours waits for the answer to ours before it goes to
+ * WireGuard anyway (ours may have been lost): far below the 5 s retry it saves, above a relay RTT.
+ */
+export const CROSSED_INITIATION_WAIT_MS = 1_000;
+/** WireGuard answers an initiation within milliseconds; no answer by then means it rejected it. */
+export const ANSWER_WAIT_MS = 250;
 
 export interface PeerEndpointOptions {
   /** WireGuard's listen port on `host`. The socket is connected to it: only WireGuard's datagrams are forwarded out. */
@@ -68,14 +79,26 @@ export interface PeerEndpointDrops {
   wireguardSendError: number;
   /** Arrived on a path before start(). */
   notStarted: number;
+  /** A held crossed remote initiation, dropped: WireGuard's own was answered, or a newer one replaced it. */
+  crossedInitiation: number;
+  /**
+   * WireGuard's own initiation, made just before it answered a remote one (which makes it forget
+   * its own): sent, the remote would answer it and forget the handshake WireGuard just answered.
+   */
+  forgottenInitiation: number;
 }
 
 export interface PeerEndpointStats {
   fromWireguard: { packets: number; bytes: number };
   toWireguard: { packets: number; bytes: number };
   probesSent: number;
-  /** Handshake initiations held while no path was active and sent when one became active. */
-  heldInitiationsSent: number;
+  /** Handshake messages (initiation or response) held while no path was active and sent when one became active. */
+  heldHandshakesSent: number;
+  /**
+   * Remote initiations that crossed one of WireGuard's own (both sides initiated at once) and were
+   * held back so that only one of the two handshakes runs.
+   */
+  crossedInitiationsHeld: number;
   pongsSent: number;
   pongsReceived: number;
   drops: PeerEndpointDrops;
@@ -122,7 +145,15 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   readonly #bufferBytes: number | undefined;
   readonly #id = randomBytes(8);
   readonly #entries = new Map<DatagramPath, Entry>();
-  #heldInitiation: { msg: Buffer; atMono: number } | undefined;
+  #heldHandshake: { msg: Buffer; atMono: number } | undefined;
+  /** WireGuard's latest initiation (sent or held) that is neither answered nor abandoned by it. */
+  #ownInitiation: { sender: number; atMono: number } | undefined;
+  /** Hands a held crossed remote initiation to WireGuard unless ours is answered first. */
+  #crossedTimer: Timer | undefined;
+  /** A remote initiation handed to WireGuard, not answered yet. */
+  #answering: { sender: number; timer: Timer } | undefined;
+  /** WireGuard's own initiation made while #answering: held until WireGuard answers (then dropped). */
+  #doomedInitiation: Buffer | undefined;
   /** The remote PeerEndpoint has sent or answered a probe on some path. */
   #remoteProbes = false;
   #socket: Socket | undefined;
@@ -135,7 +166,8 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
     fromWireguard: { packets: 0, bytes: 0 },
     toWireguard: { packets: 0, bytes: 0 },
     probesSent: 0,
-    heldInitiationsSent: 0,
+    heldHandshakesSent: 0,
+    crossedInitiationsHeld: 0,
     pongsSent: 0,
     pongsReceived: 0,
     drops: {
@@ -146,6 +178,8 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
       oversize: 0,
       wireguardSendError: 0,
       notStarted: 0,
+      crossedInitiation: 0,
+      forgottenInitiation: 0,
     },
   };
 
@@ -284,6 +318,10 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
     this.#stopped = true;
     for (const t of this.#timers) t.cancel();
     this.#timers = [];
+    this.#crossedTimer?.cancel();
+    this.#crossedTimer = undefined;
+    this.#answering?.timer.cancel();
+    this.#answering = undefined;
     for (const e of [...this.#entries.values()]) this.#remove(e);
     this.#active = null;
     this.#socket?.close();
@@ -294,12 +332,12 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   #setActive(path: DatagramPath | null, reason: 'set' | 'detached' | 'closed'): void {
     const from = this.#active;
     this.#active = path;
-    const held = this.#heldInitiation;
-    this.#heldInitiation = undefined;
-    // Only the newest initiation is valid (WireGuard answers nothing older), and only until WireGuard
-    // sends its retry.
-    if (path && held && this.#clock.monotonic() - held.atMono < HELD_INITIATION_MS) {
-      this.#stats.heldInitiationsSent++;
+    const held = this.#heldHandshake;
+    this.#heldHandshake = undefined;
+    // Only WireGuard's newest handshake message is valid (it forgets a handshake when it starts or
+    // answers another), and only until WireGuard (or the remote) sends its retry.
+    if (path && held && this.#clock.monotonic() - held.atMono < REKEY_TIMEOUT_MS) {
+      this.#stats.heldHandshakesSent++;
       if (!path.send(held.msg)) this.#stats.drops.pathSendFailed++;
     }
     this.#log.info('active-changed', { from: from?.kind ?? null, to: path?.kind ?? null, reason });
@@ -321,13 +359,30 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
   #fromWireguard(msg: Buffer): void {
     this.#stats.fromWireguard.packets++;
     this.#stats.fromWireguard.bytes += msg.length;
+    if (msg[0] === HANDSHAKE_INITIATION && msg.length === INITIATION_SIZE) {
+      this.#ownInitiation = { sender: msg.readUInt32LE(4), atMono: this.#clock.monotonic() };
+      if (this.#answering) {
+        // Made before WireGuard got to the remote initiation it is answering: answering forgets it.
+        this.#doomedInitiation = msg;
+        return;
+      }
+    } else if (msg[0] === HANDSHAKE_RESPONSE && msg.length === RESPONSE_SIZE) {
+      this.#ownInitiation = undefined; // WireGuard answered a remote initiation, and so forgot its own
+      if (this.#answering && msg.readUInt32LE(8) === this.#answering.sender) this.#answered(true);
+    }
+    this.#toPath(msg);
+  }
+
+  #toPath(msg: Buffer): void {
     const active = this.#active;
     if (!active) {
       this.#stats.drops.noActivePath++;
-      // WireGuard retries an unanswered initiation only every 5 s (REKEY_TIMEOUT): keep the latest
-      // one so the next active path can carry it at once instead of waiting for the retry.
-      if (msg[0] === HANDSHAKE_INITIATION && isWireGuardMessage(msg)) {
-        this.#heldInitiation = { msg, atMono: this.#clock.monotonic() };
+      // WireGuard retries an unanswered initiation only every 5 s (REKEY_TIMEOUT) and never resends
+      // a response: keep the latest of either so the next active path carries it at once. A
+      // response replaces an initiation WireGuard has forgotten (sent late, it would only make the
+      // remote forget the handshake this response completes).
+      if ((msg[0] === HANDSHAKE_INITIATION || msg[0] === HANDSHAKE_RESPONSE) && isWireGuardMessage(msg)) {
+        this.#heldHandshake = { msg, atMono: this.#clock.monotonic() };
       }
     } else if (!active.send(msg)) this.#stats.drops.pathSendFailed++;
   }
@@ -352,9 +407,83 @@ export class PeerEndpoint extends EventEmitter<PeerEndpointEvents> {
       this.#stats.drops.oversize++;
       return;
     }
+    if (d[0] === HANDSHAKE_INITIATION && d.length === INITIATION_SIZE) {
+      this.#dropCrossed(); // a newer remote initiation supersedes it
+      if (!this.#holdCrossed(d)) this.#toWireguardInitiation(d);
+      return;
+    }
+    if (d[0] === HANDSHAKE_RESPONSE && d.length === RESPONSE_SIZE) {
+      if (this.#ownInitiation && d.readUInt32LE(8) === this.#ownInitiation.sender) {
+        this.#ownInitiation = undefined;
+        this.#dropCrossed();
+      }
+    }
+    this.#toWireguard(d);
+  }
+
+  #toWireguard(d: Buffer): void {
+    if (!this.#socket) return;
     this.#stats.toWireguard.packets++;
     this.#stats.toWireguard.bytes += d.length;
-    socket.send(d);
+    this.#socket.send(d);
+  }
+
+  /** Hands WireGuard a remote initiation and watches for its answer (see #fromWireguard). */
+  #toWireguardInitiation(d: Buffer): void {
+    this.#answering?.timer.cancel();
+    this.#answering = {
+      sender: d.readUInt32LE(4),
+      timer: this.#clock.setTimeout(() => this.#answered(false), ANSWER_WAIT_MS),
+    };
+    this.#toWireguard(d);
+  }
+
+  /**
+   * WireGuard answered the remote initiation (`true`): an initiation of its own made meanwhile is
+   * forgotten, dropped. Or it did not answer in time (rejected it: replay, flood): send that one.
+   */
+  #answered(answered: boolean): void {
+    this.#answering?.timer.cancel();
+    this.#answering = undefined;
+    const doomed = this.#doomedInitiation;
+    this.#doomedInitiation = undefined;
+    if (!doomed) return;
+    if (!answered) {
+      this.#toPath(doomed);
+      return;
+    }
+    this.#stats.drops.forgottenInitiation++;
+    this.#log.debug('forgotten-initiation-dropped');
+  }
+
+  /**
+   * Both WireGuards initiated at once (e.g. both configured at the same instant, each initiation
+   * held until a path came up). WireGuard keeps one handshake per peer: answering the remote's
+   * initiation discards its own, so each side drops the other's answer and the tunnel waits for
+   * the 5 s retry. Both endpoints see the same two sender indexes and agree: the initiation with
+   * the lower one is answered, the other is held back here and dropped once ours is answered
+   * (or handed to WireGuard after CROSSED_INITIATION_WAIT_MS, in case ours was lost).
+   */
+  #holdCrossed(d: Buffer): boolean {
+    const own = this.#ownInitiation;
+    if (!own || this.#clock.monotonic() - own.atMono >= REKEY_TIMEOUT_MS) return false;
+    if (d.readUInt32LE(4) <= own.sender) return false;
+    this.#stats.crossedInitiationsHeld++;
+    this.#log.debug('crossed-initiation-held');
+    this.#crossedTimer = this.#clock.setTimeout(() => {
+      this.#crossedTimer = undefined;
+      this.#log.debug('crossed-initiation-released');
+      this.#toWireguardInitiation(d);
+    }, CROSSED_INITIATION_WAIT_MS);
+    return true;
+  }
+
+  #dropCrossed(): void {
+    if (!this.#crossedTimer) return;
+    this.#crossedTimer.cancel();
+    this.#crossedTimer = undefined;
+    this.#stats.drops.crossedInitiation++;
+    this.#log.debug('crossed-initiation-dropped');
   }
 
   #onProbe(entry: Entry, d: Buffer): void {

@@ -1,5 +1,5 @@
 import { createConnection } from 'node:net';
-import { abortReason, type Clock, InvalidArgumentError, PeerKey, systemClock } from '@mesh/core';
+import { abortReason, type Clock, hasCode, InvalidArgumentError, PeerKey, systemClock } from '@mesh/core';
 import {
   type NormalizedPeerConfig,
   publicKeyFromPrivate,
@@ -12,13 +12,17 @@ import {
   type WgPeerConfig,
   type WgPeerState,
 } from './device.js';
-import { WgDeviceNotRunningError, WgErrnoError, WgIoError, WgProtocolError } from './errors.js';
-import { RequestQueue } from './request-queue.js';
+import { WgDeviceNotRunningError, WgErrnoError, WgErrorCodes, WgIoError, WgProtocolError } from './errors.js';
+import { RequestQueue, type RequestQueueStats } from './request-queue.js';
 
 export interface UapiDeviceOptions {
   /** Default `/var/run/wireguard/<name>.sock`. */
   socketPath?: string;
-  /** Deadline per request, waiting in the queue included. Default 5000 ms. */
+  /**
+   * How long the device may take to answer one request, from sending it (time waiting in this
+   * device's queue does not count). When it passes, that request and every one queued behind it
+   * fail with ERR_TIMEOUT. Default 5000 ms.
+   */
   timeoutMs?: number;
   clock?: Clock;
 }
@@ -43,14 +47,26 @@ export function validateInterfaceName(name: unknown): string {
 export class UapiDevice implements WgDevice {
   readonly name: string;
   readonly socketPath: string;
-  readonly #queue: RequestQueue;
+  readonly #queue: RequestQueue<string[]>;
   #derived: { privateHex: string; publicKey: PeerKey } | undefined;
 
   constructor(name: string, options: UapiDeviceOptions = {}) {
     this.name = validateInterfaceName(name);
     this.socketPath = options.socketPath ?? `/var/run/wireguard/${name}.sock`;
     const timeoutMs = options.timeoutMs ?? 5000;
-    this.#queue = new RequestQueue(options.clock ?? systemClock, timeoutMs, `UAPI request to ${name}`);
+    // Peer writes waiting next to each other go as one `set=1` with a section per peer (as `wg
+    // setconf` does). A refused batch is sent again one peer at a time (peer writes are idempotent),
+    // so each caller gets its own errno.
+    this.#queue = new RequestQueue<string[]>(options.clock ?? systemClock, timeoutMs, `UAPI request to ${name}`, {
+      max: 64,
+      run: (parts, signal) => this.#sendSet('configure peers', parts.flat(), signal),
+      retrySingly: (err) => hasCode(err, WgErrorCodes.ERRNO),
+    });
+  }
+
+  /** Requests sent, reads that shared one, batched writes, timeouts, longest queue wait (cumulative). */
+  get stats(): RequestQueueStats {
+    return this.#queue.stats;
   }
 
   async getInterface(options: WgOpOptions = {}): Promise<WgInterfaceState> {
@@ -77,21 +93,26 @@ export class UapiDevice implements WgDevice {
   }
 
   async upsertPeer(config: WgPeerConfig, options: WgOpOptions = {}): Promise<void> {
-    return this.#set('upsertPeer', peerSetLines(validatePeerConfig(config)), options);
+    return this.#peerSet('upsertPeer', peerSetLines(validatePeerConfig(config)), options);
   }
 
   async removePeer(publicKey: PeerKey | string, options: WgOpOptions = {}): Promise<void> {
-    return this.#set('removePeer', [`public_key=${PeerKey.from(publicKey).hex}`, 'remove=true'], options);
+    return this.#peerSet('removePeer', [`public_key=${PeerKey.from(publicKey).hex}`, 'remove=true'], options);
   }
 
   #set(operation: string, lines: string[], options: WgOpOptions): Promise<void> {
-    const body = `set=1\n${lines.join('\n')}\n\n`;
-    return this.#queue.run(async (signal) => {
-      const reply = await uapiRequest(this.socketPath, this.name, body, signal);
-      const errno = parseErrno(reply);
-      if (errno !== 0) throw new WgErrnoError(operation, errno, `${this.name}: ${redact(lines)}`);
-      if (reply.length > 1) throw new WgProtocolError(`unexpected lines in the reply to ${operation}: ${reply[0]}`);
-    }, options);
+    return this.#queue.run((signal) => this.#sendSet(operation, lines, signal), options);
+  }
+
+  #peerSet(operation: string, lines: string[], options: WgOpOptions): Promise<void> {
+    return this.#queue.runBatched(lines, (signal) => this.#sendSet(operation, lines, signal), options);
+  }
+
+  async #sendSet(operation: string, lines: string[], signal: AbortSignal): Promise<void> {
+    const reply = await uapiRequest(this.socketPath, this.name, `set=1\n${lines.join('\n')}\n\n`, signal);
+    const errno = parseErrno(reply);
+    if (errno !== 0) throw new WgErrnoError(operation, errno, `${this.name}: ${redact(lines)}`);
+    if (reply.length > 1) throw new WgProtocolError(`unexpected lines in the reply to ${operation}: ${reply[0]}`);
   }
 
   #parseGet(lines: string[]): WgInterfaceState {

@@ -14,13 +14,13 @@ import {
   type WgPeerState,
 } from './device.js';
 import { errnoFromMessage, WgCommandError, WgDeviceNotRunningError, WgErrnoError, WgProtocolError } from './errors.js';
-import { RequestQueue } from './request-queue.js';
+import { RequestQueue, type RequestQueueStats } from './request-queue.js';
 import { validateInterfaceName } from './uapi.js';
 
 export interface WgCliDeviceOptions {
   /** Path to the `wg` tool. Default `wg` (looked up on PATH). */
   wgPath?: string;
-  /** Deadline per command, waiting in the queue included. Default 5000 ms. */
+  /** How long one command may run (time waiting in this device's queue does not count). Default 5000 ms. */
   timeoutMs?: number;
   clock?: Clock;
 }
@@ -40,6 +40,11 @@ export class WgCliDevice implements WgDevice {
     this.name = validateInterfaceName(name);
     this.#wg = options.wgPath ?? 'wg';
     this.#queue = new RequestQueue(options.clock ?? systemClock, options.timeoutMs ?? 5000, `wg command on ${name}`);
+  }
+
+  /** Commands run, reads that shared one, timeouts, longest queue wait (cumulative). */
+  get stats(): RequestQueueStats {
+    return this.#queue.stats;
   }
 
   async getInterface(options: WgOpOptions = {}): Promise<WgInterfaceState> {

@@ -306,6 +306,31 @@ describe('HandshakeWatcher', () => {
     });
   });
 
+  it('watchers armed at different moments read the device together, on a grid of checkIntervalMs', async () => {
+    const clock = new FakeClock();
+    const device = new FakeDevice();
+    const readAt: number[] = [];
+    const read = device.getPeer.bind(device);
+    device.getPeer = (key) => {
+      readAt.push(clock.monotonic());
+      return read(key);
+    };
+    for (const at of [0, 1_234, 3_777]) {
+      await clock.advance(at - clock.monotonic());
+      const w = new HandshakeWatcher({
+        device,
+        peer: generateKeyPair().publicKey,
+        clock,
+        firstHandshakeTimeoutMs: 60_000,
+      });
+      watchers.push(w);
+      await w.start(); // the baseline is read at once
+    }
+    await clock.advance(20_000 - clock.monotonic());
+    const grid = [5_000, 10_000, 15_000, 20_000].flatMap((t) => [t, t, t]);
+    expect(readAt).toEqual([0, 1_234, 3_777, ...grid]);
+  });
+
   it('start() with an aborted signal rejects and leaves the watcher stopped', async () => {
     const { w } = setup();
     const ac = new AbortController();

@@ -1,6 +1,7 @@
 import { FakeClock, MemoryPath } from '@mesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
+import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/peer-endpoint.js';
 import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
 import { FakeWireGuard, RefusingPath, wgMessage } from './helpers.js';
 
@@ -29,6 +30,38 @@ async function pairOfSides(options: Partial<PeerEndpointOptions> = {}) {
   b.ep.attach(pb);
   return { clock, a, b, pa, pb };
 }
+
+/** WireGuard's handshake initiation as it is on the wire: 148 bytes, type 1, sender index (LE) at 4. */
+function initiation(sender: number): Buffer {
+  const b = Buffer.alloc(148);
+  b[0] = 1;
+  b.writeUInt32LE(sender, 4);
+  return b;
+}
+
+/** WireGuard's handshake response: 92 bytes, type 2, sender index at 4, receiver index at 8. */
+function response(sender: number, receiver: number): Buffer {
+  const b = Buffer.alloc(92);
+  b[0] = 2;
+  b.writeUInt32LE(sender, 4);
+  b.writeUInt32LE(receiver, 8);
+  return b;
+}
+
+/** One endpoint whose path's far end is driven by the test (no PeerEndpoint there). */
+async function sideWithRemote(options: Partial<PeerEndpointOptions> = {}) {
+  const clock = new FakeClock();
+  const a = await side(clock, { probeIntervalMs: 0, ...options });
+  const [pa, remote] = MemoryPath.pair('remote', () => clock.now());
+  a.ep.attach(pa);
+  const sent: Buffer[] = [];
+  remote.on('data', (d) => sent.push(Buffer.from(d)));
+  return { clock, a, pa, remote, sent };
+}
+
+/** `type:senderIndex` of each handshake message, the bare type of anything else. */
+const tags = (list: Array<{ data: Buffer }>) =>
+  list.map(({ data }) => (data[0] === 1 || data[0] === 2 ? `${data[0]}:${data.readUInt32LE(4)}` : `${data[0]}`));
 
 describe('probe format', () => {
   it('can never be mistaken for a WireGuard message, and WireGuard messages are never probes', () => {
@@ -130,7 +163,7 @@ describe('PeerEndpoint', () => {
     a.ep.setActive(pa);
     await b.wg.waitFor(1);
     expect(b.wg.received.map((r) => r.data.toString('latin1').slice(-3))).toEqual(['new']);
-    expect(a.ep.stats.heldInitiationsSent).toBe(1);
+    expect(a.ep.stats.heldHandshakesSent).toBe(1);
     // Once WireGuard's own retry is due (5 s), a held initiation is stale and dropped.
     a.ep.setActive(null);
     a.wg.send(latest, a.address);
@@ -139,7 +172,21 @@ describe('PeerEndpoint', () => {
     a.ep.setActive(pa);
     await new Promise((r) => setTimeout(r, 50));
     expect(b.wg.received).toHaveLength(1);
-    expect(a.ep.stats.heldInitiationsSent).toBe(1);
+    expect(a.ep.stats.heldHandshakesSent).toBe(1);
+  });
+
+  it("holds WireGuard's answer instead of its own initiation, which answering made it forget", async () => {
+    const { a, pa, remote, sent } = await sideWithRemote();
+    a.wg.send(initiation(50), a.address); // held: no path is active
+    await expect.poll(() => a.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(1);
+    remote.send(initiation(7)); // lower index than ours: WireGuard gets it and answers it
+    await a.wg.waitFor(1);
+    a.wg.send(response(51, 7), a.address);
+    await expect.poll(() => a.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(2);
+    a.ep.setActive(pa);
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(1);
+    expect(tags(sent.map((data) => ({ data })))).toEqual(['2:51']);
+    expect(a.ep.stats.heldHandshakesSent).toBe(1);
   });
 
   it('forwards only what WireGuard sends: the local socket is connected to WireGuard', async () => {
@@ -310,5 +357,126 @@ describe('PeerEndpoint', () => {
     await clock.advance(60_000);
     expect(events).toEqual([]);
     expect(b.ep.pathStatus(pb)!.alive).toBe(false); // the remote noticed: no more pongs
+  });
+});
+
+describe('PeerEndpoint: crossed handshake initiations', () => {
+  // Both WireGuards initiate at once (both configured at the same instant, each initiation held
+  // until a path comes up). Without a tie-break each answers the other, forgets its own, drops the
+  // other's answer, and the tunnel waits for WireGuard's 5 s retry.
+  async function crossing() {
+    const { clock, a, b, pa, pb } = await pairOfSides({ probeIntervalMs: 0 });
+    a.wg.send(initiation(5), a.address);
+    b.wg.send(initiation(9), b.address);
+    await expect.poll(() => a.ep.stats.drops.noActivePath + b.ep.stats.drops.noActivePath, { timeout: 3000 }).toBe(2);
+    a.ep.setActive(pa);
+    b.ep.setActive(pb);
+    await b.wg.waitFor(1);
+    return { clock, a, b };
+  }
+
+  it('the lower sender index wins: the other side holds the crossing initiation and drops it once its own is answered', async () => {
+    const { clock, a, b } = await crossing();
+    expect(tags(b.wg.received)).toEqual(['1:5']); // B's own index is higher: it answers A
+    expect(b.ep.stats.crossedInitiationsHeld).toBe(0);
+    expect(a.ep.stats.crossedInitiationsHeld).toBe(1);
+    b.wg.send(response(77, 5), b.address); // B's WireGuard answers A's initiation
+    await a.wg.waitFor(1);
+    expect(a.ep.stats.drops.crossedInitiation).toBe(1);
+    await clock.advance(CROSSED_INITIATION_WAIT_MS * 2);
+    b.wg.send(wgMessage(4, 'marker'), b.address); // anything released would have arrived first
+    await a.wg.waitFor(2);
+    expect(tags(a.wg.received)).toEqual(['2:77', '4']);
+    expect(clock.pendingTimers()).toBe(2); // only the two verdict intervals
+  });
+
+  it('a held crossing initiation goes to WireGuard after the wait when ours is never answered', async () => {
+    const { clock, a, b } = await crossing();
+    await clock.advance(CROSSED_INITIATION_WAIT_MS - 1);
+    b.wg.send(wgMessage(4, 'marker'), b.address);
+    await a.wg.waitFor(1);
+    expect(a.wg.received).toHaveLength(1); // the marker only
+    await clock.advance(1);
+    await a.wg.waitFor(2);
+    expect(tags(a.wg.received)[1]).toBe('1:9');
+    expect(a.ep.stats).toMatchObject({ crossedInitiationsHeld: 1, drops: { crossedInitiation: 0 } });
+  });
+
+  it('no crossing, no wait: a remote initiation goes straight to WireGuard when ours is gone', async () => {
+    const { clock, a, pa, remote } = await sideWithRemote();
+    a.ep.setActive(pa);
+    remote.send(initiation(9)); // WireGuard has not initiated
+    await a.wg.waitFor(1);
+    a.wg.send(initiation(5), a.address);
+    await expect.poll(() => a.ep.stats.fromWireguard.packets, { timeout: 3000 }).toBe(1);
+    await clock.advance(5_000); // WireGuard has retried (or given up) by now
+    remote.send(initiation(10));
+    await a.wg.waitFor(2);
+    a.wg.send(initiation(6), a.address);
+    a.wg.send(response(8, 3), a.address); // answered another initiation: its own is forgotten
+    await expect.poll(() => a.ep.stats.fromWireguard.packets, { timeout: 3000 }).toBe(3);
+    remote.send(initiation(11));
+    await a.wg.waitFor(3);
+    a.wg.send(initiation(12), a.address);
+    await expect.poll(() => a.ep.stats.fromWireguard.packets, { timeout: 3000 }).toBe(4);
+    remote.send(response(20, 12)); // ours answered
+    remote.send(initiation(13));
+    await a.wg.waitFor(5);
+    expect(tags(a.wg.received)).toEqual(['1:9', '1:10', '1:11', '2:20', '1:13']);
+    expect(a.ep.stats.crossedInitiationsHeld).toBe(0);
+  });
+
+  it('a newer remote initiation replaces the held one (counted); stop() cancels the wait', async () => {
+    const { clock, a, pa, remote } = await sideWithRemote();
+    a.ep.setActive(pa);
+    a.wg.send(initiation(5), a.address);
+    await expect.poll(() => a.ep.stats.fromWireguard.packets, { timeout: 3000 }).toBe(1);
+    remote.send(initiation(9));
+    remote.send(initiation(8));
+    await expect.poll(() => a.ep.stats.crossedInitiationsHeld, { timeout: 3000 }).toBe(2);
+    expect(clock.pendingTimers()).toBe(2); // the verdict interval and one wait
+    await clock.advance(CROSSED_INITIATION_WAIT_MS);
+    await a.wg.waitFor(1);
+    remote.send(initiation(10));
+    await expect.poll(() => a.ep.stats.crossedInitiationsHeld, { timeout: 3000 }).toBe(3);
+    a.ep.stop();
+    expect(clock.pendingTimers()).toBe(0);
+    await clock.advance(CROSSED_INITIATION_WAIT_MS);
+    a.wg.socket.send(wgMessage(4), a.wg.port, '127.0.0.1'); // a marker to itself, after anything released
+    await a.wg.waitFor(2);
+    expect(tags(a.wg.received)).toEqual(['1:8', '4']);
+    expect(a.ep.stats.drops.crossedInitiation).toBe(1); // 9, replaced by 8
+  });
+
+  it('an initiation WireGuard made just before answering a remote one is dropped: answering made it forget it', async () => {
+    const { a, pa, remote, sent } = await sideWithRemote();
+    a.ep.setActive(pa);
+    remote.send(initiation(9)); // handed to WireGuard, which is still being configured …
+    await a.wg.waitFor(1);
+    a.wg.send(initiation(5), a.address); // … and initiates before it gets to the remote one
+    a.wg.send(response(6, 9), a.address);
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(1);
+    a.wg.send(wgMessage(4), a.address); // a marker: the initiation would have gone out before it
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(2);
+    expect(tags(sent.map((data) => ({ data })))).toEqual(['2:6', '4']);
+    expect(a.ep.stats.drops.forgottenInitiation).toBe(1);
+  });
+
+  it('that initiation goes out after ANSWER_WAIT_MS when WireGuard never answers (it rejected the remote one)', async () => {
+    const { clock, a, pa, remote, sent } = await sideWithRemote();
+    a.ep.setActive(pa);
+    remote.send(initiation(9));
+    await a.wg.waitFor(1);
+    a.wg.send(initiation(5), a.address);
+    a.wg.send(wgMessage(4), a.address); // a marker
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(1);
+    await clock.advance(ANSWER_WAIT_MS - 1);
+    a.wg.send(wgMessage(4), a.address);
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(2);
+    await clock.advance(1);
+    await expect.poll(() => sent.length, { timeout: 3000 }).toBe(3);
+    expect(tags(sent.map((data) => ({ data })))).toEqual(['4', '4', '1:5']);
+    expect(a.ep.stats.drops.forgottenInitiation).toBe(0);
+    expect(clock.pendingTimers()).toBe(1); // the verdict interval
   });
 });

@@ -224,6 +224,104 @@ describe('UapiDevice against a fake UAPI server', () => {
     expect((await b).listenPort).toBe(9);
   });
 
+  /** A device with a listen port that `set` changes and `get` reports, answering after `delayMs`. */
+  const statefulDevice = (delayMs: number) => {
+    let port = 0;
+    fake.handler = (req, s) => {
+      const m = /listen_port=(\d+)/.exec(req);
+      setTimeout(() => {
+        if (m) port = Number(m[1]);
+        s.end(req.startsWith('get') ? `listen_port=${port}\nerrno=0\n\n` : 'errno=0\n\n');
+      }, delayMs);
+    };
+  };
+
+  it('a long queue in front of a healthy device is not a timeout: the deadline measures the device, not the wait', async () => {
+    statefulDevice(15);
+    const slow = new UapiDevice('wg0', { socketPath: fake.path, timeoutMs: 100 });
+    // 20 writes at once take ~300 ms in all, three deadlines; each one takes 15 ms.
+    const writes = Array.from({ length: 20 }, (_, i) => slow.setListenPort(1000 + i));
+    await Promise.all(writes);
+    expect((await slow.getInterface()).listenPort).toBe(1019);
+    expect(slow.stats).toMatchObject({ requests: 21, timeouts: 0 });
+    expect(slow.stats.maxWaitMs).toBeGreaterThan(100);
+    expect(slow.stats.maxQueued).toBe(19);
+  });
+
+  it('a device that stops answering fails the request on the wire and everything queued behind it, at one deadline', async () => {
+    const held: Socket[] = [];
+    fake.handler = (_r, s) => held.push(s);
+    const t0 = performance.now();
+    const results = await Promise.allSettled([
+      device.setListenPort(1),
+      device.getInterface(),
+      device.upsertPeer({ publicKey: generateKeyPair().publicKey, allowedIps: ['10.0.0.2/32'] }),
+    ]);
+    const elapsed = performance.now() - t0;
+    for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'ERR_TIMEOUT' } });
+    expect(String((results[1] as PromiseRejectedResult).reason.message)).toContain('request ahead of it');
+    expect(elapsed).toBeGreaterThanOrEqual(990);
+    expect(elapsed).toBeLessThan(1900); // one deadline, not three in a row
+    expect(fake.requests).toHaveLength(1); // the queued ones were never sent
+    expect(device.stats.timeouts).toBe(3);
+    for (const s of held) s.destroy();
+    statefulDevice(0);
+    expect((await device.getInterface()).listenPort).toBe(0);
+  });
+
+  it('a read asked for after a write sees it: a write is a barrier no read joins across', async () => {
+    statefulDevice(20);
+    const r1 = device.getInterface(); // on the wire at once
+    const r2 = device.getInterface(); // waits
+    const w = device.setListenPort(7);
+    const r3 = device.getInterface(); // must not join r2, which runs before the write
+    const r4 = device.getInterface(); // joins r3
+    const [s1, s2, , s3, s4] = await Promise.all([r1, r2, w, r3, r4]);
+    expect([s1.listenPort, s2.listenPort, s3.listenPort]).toEqual([0, 0, 7]);
+    expect(s4).toBe(s3);
+    expect(fake.requests).toEqual(['get=1\n\n', 'get=1\n\n', 'set=1\nlisten_port=7\n\n', 'get=1\n\n']);
+    expect(device.stats).toMatchObject({ requests: 4, joinedReads: 1 });
+  });
+
+  it('peer writes issued together go as one set; a refused batch is retried peer by peer', async () => {
+    const [a, b, bad] = [generateKeyPair().publicKey, generateKeyPair().publicKey, generateKeyPair().publicKey];
+    // Refuses any set that names `bad`, as wireguard-go refuses a bad line.
+    fake.handler = (req, s) => s.end(req.includes(bad.hex) ? 'errno=-22\n\n' : 'errno=0\n\n');
+    const first = device.setListenPort(1); // on the wire while the peer writes queue up
+    const results = await Promise.allSettled([
+      device.upsertPeer({ publicKey: a, allowedIps: ['10.0.0.1/32'] }),
+      device.removePeer(b),
+      device.upsertPeer({ publicKey: bad, allowedIps: ['10.0.0.3/32'] }),
+    ]);
+    await first;
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'ERR_WG_ERRNO',
+      operation: 'upsertPeer',
+    });
+    const one = (k: PeerKey) => `public_key=${k.hex}\nreplace_allowed_ips=true\nallowed_ip=`;
+    expect(fake.requests).toEqual([
+      'set=1\nlisten_port=1\n\n',
+      `set=1\n${one(a)}10.0.0.1/32\npublic_key=${b.hex}\nremove=true\n${one(bad)}10.0.0.3/32\n\n`,
+      `set=1\n${one(a)}10.0.0.1/32\n\n`,
+      `set=1\npublic_key=${b.hex}\nremove=true\n\n`,
+      `set=1\n${one(bad)}10.0.0.3/32\n\n`,
+    ]);
+    expect(device.stats).toMatchObject({ requests: 5, batchedWrites: 2 });
+  });
+
+  it('a caller that aborts while queued is dropped before its request is sent', async () => {
+    statefulDevice(20);
+    const first = device.setListenPort(1);
+    const ac = new AbortController();
+    const second = device.setListenPort(2, { signal: ac.signal });
+    ac.abort();
+    await expect(second).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await first;
+    expect((await device.getInterface()).listenPort).toBe(1);
+    expect(fake.requests).toEqual(['set=1\nlisten_port=1\n\n', 'get=1\n\n']);
+  });
+
   it('reports a missing or dead socket as ERR_WG_DEVICE_NOT_RUNNING', async () => {
     const missing = new UapiDevice('wg9', { socketPath: join(dir, 'nope.sock') });
     await expect(missing.getInterface()).rejects.toMatchObject({ code: 'ERR_WG_DEVICE_NOT_RUNNING' });

@@ -55,7 +55,14 @@ export interface EndpointTunnel {
  * are not configured yet: start watchers first (their baseline must precede the configuration).
  */
 export async function createEndpointTunnel(
-  options: { paths?: number; probeIntervalMs?: number; trustWindowMs?: number; socketBufferBytes?: number } = {},
+  options: {
+    paths?: number;
+    probeIntervalMs?: number;
+    trustWindowMs?: number;
+    socketBufferBytes?: number;
+    /** Make the first path active at start (default); false: none until `setActive`. */
+    startActive?: boolean;
+  } = {},
 ): Promise<EndpointTunnel> {
   const lab = await Lab.create({ natA: 'cone', natB: 'cone' });
   try {
@@ -80,6 +87,7 @@ export async function createEndpointTunnel(
         probeIntervalMs: options.probeIntervalMs ?? 1000,
         trustWindowMs: options.trustWindowMs ?? 3000,
         socketBufferBytes: options.socketBufferBytes,
+        active: options.startActive ?? true,
         paths: pathNames.map((name, i) => ({
           name,
           bindPort: PATH_PORT_BASE + i,

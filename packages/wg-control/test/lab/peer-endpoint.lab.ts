@@ -152,3 +152,58 @@ describe('PeerEndpoint + HandshakeWatcher with real wireguard-go across two NATs
     }
   });
 });
+
+describe('PeerEndpoint: both WireGuards configured at the same instant (real wireguard-go)', () => {
+  let t: EndpointTunnel;
+
+  beforeAll(async () => {
+    t = await createEndpointTunnel({ paths: 1, startActive: false });
+  });
+  afterAll(async () => {
+    await t?.destroy();
+  });
+
+  it('crossed first initiations: the handshake completes right after the path comes up, not after the 5 s retry', async () => {
+    // A persistent keepalive makes each WireGuard initiate as soon as it is configured: with no
+    // path active yet, both initiations are held, then released onto the path at once and cross.
+    await t.configureViaEndpoints(25);
+    await expect
+      .poll(
+        async () =>
+          Math.min(...(await Promise.all([t.a.status(), t.b.status()])).map((s) => s.stats.drops.noActivePath)),
+        {
+          timeout: 5_000,
+          interval: 50,
+        },
+      )
+      .toBeGreaterThanOrEqual(1);
+    const activatedAt = Date.now();
+    await Promise.all([t.a.request('setActive', { path: 'udp0' }), t.b.request('setActive', { path: 'udp0' })]);
+    const handshakeAt = async (self: typeof t.a, other: typeof t.b) =>
+      (await self.device.getPeer(other.keys.publicKey))?.lastHandshakeAt ?? 0;
+    await expect
+      .poll(async () => Math.min(await handshakeAt(t.a, t.b), await handshakeAt(t.b, t.a)), {
+        timeout: 10_000,
+        interval: 50,
+      })
+      .toBeGreaterThan(0);
+    const handshakeMs = Date.now() - activatedAt;
+    const [sa, sb] = await Promise.all([t.a.status(), t.b.status()]);
+    console.log(
+      JSON.stringify({
+        measure: 'crossed-first-handshake',
+        handshakeMs,
+        held: [sa.stats.heldHandshakesSent, sb.stats.heldHandshakesSent],
+        crossedHeld: [sa.stats.crossedInitiationsHeld, sb.stats.crossedInitiationsHeld],
+        crossedDropped: [sa.stats.drops.crossedInitiation, sb.stats.drops.crossedInitiation],
+      }),
+    );
+    // Both sides held a handshake message for the path (the §16 situation) …
+    expect([sa.stats.heldHandshakesSent, sb.stats.heldHandshakesSent]).toEqual([1, 1]);
+    // … and at most one side held back the other's initiation (the tie-break), never both.
+    expect(sa.stats.crossedInitiationsHeld + sb.stats.crossedInitiationsHeld).toBeLessThanOrEqual(1);
+    // WireGuard's retry would come 5 s after the first initiations: well past this bound.
+    expect(handshakeMs).toBeLessThan(2_500);
+    expect((await t.lab.exec('peerA', ['ping', '-c', '3', '-i', '0.2', '-W', '1', '-q', t.b.tunnelIp])).code).toBe(0);
+  });
+});
