@@ -17,6 +17,7 @@ import WebSocket, { type RawData } from 'ws';
 import { answerChallenge, type Identity, identityFromPrivateKey, type OpenFailure, Sealer } from './crypto.js';
 import { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
 import { ReplayCache } from './replay-cache.js';
+import { TokenBucket } from './token-bucket.js';
 import { CloseCodes, decodeServerFrame, encodeRegister, encodeSend, FORWARD_GROWTH, FrameError } from './wire.js';
 
 export interface SignalClientOptions {
@@ -100,6 +101,18 @@ const DEFAULTS = {
   closeTimeoutMs: 1_000,
 };
 
+/**
+ * Prompt reconnects (ladder restarted after a network drop of a short-lived connection): at most
+ * this many in a row, then one more per minute. Two or three network events back to back (a PPPoE
+ * re-dial rotates the public IP twice within seconds) each get a prompt reconnect; a server or
+ * middlebox that registers us and then cuts the socket every time runs the bucket dry and meets the
+ * growing ladder again.
+ */
+const PROMPT_RESETS = { burst: 3, perSecond: 1 / 60 };
+
+/** ws reports this code when the socket ended without a close frame (reset, FIN, error). */
+const ABNORMAL_CLOSURE = 1006;
+
 const CLOSE_CAUSES: Record<number, DisconnectCause> = {
   [CloseCodes.SHUTDOWN]: 'shutdown',
   [CloseCodes.AUTH_FAILED]: 'auth-failed',
@@ -125,6 +138,7 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #backoff: Backoff;
+  readonly #promptResets: TokenBucket;
   readonly #opts: typeof DEFAULTS;
   #state: 'idle' | 'running' | 'stopped' = 'idle';
   #link: Link | undefined;
@@ -177,6 +191,7 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
       }
     }
     this.#backoff = new Backoff({ initial: o.initialMs, max: o.maxMs, jitter: o.jitter });
+    this.#promptResets = new TokenBucket(PROMPT_RESETS.perSecond, PROMPT_RESETS.burst, () => this.#clock.monotonic());
     this.#sealer = new Sealer(this.#identity);
     this.#replay = new ReplayCache({ windowMs: o.freshnessWindowMs, maxEntries: o.replayCacheSize });
   }
@@ -390,24 +405,39 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
     if (this.#link !== link || this.#state !== 'running') return;
     this.#link = undefined;
     const cause = link.cause ?? CLOSE_CAUSES[code] ?? 'connection-lost';
+    let ladderReset: 'stable' | 'network-drop' | undefined;
     if (link.registered) {
       this.#stats.disconnects++;
       this.#log.warn('signal-disconnected', { cause, code });
       this.#safeEmit('disconnected', { cause });
-      // Only a connection that stayed up a while resets the ladder: a server (or a duplicate agent
-      // with our key) that drops us right after registering must not make us reconnect in a loop.
-      if (this.#clock.monotonic() - link.registeredAt >= this.#opts.maxMs) this.#backoff.reset();
+      ladderReset = this.#ladderReset(link, code);
+      if (ladderReset) this.#backoff.reset();
     }
     if (this.#state !== 'running') return; // a listener stopped us
     const delayMs = this.#backoff.next();
     const attempt = this.#backoff.attempt;
-    this.#log.info('signal-reconnecting', { attempt, delayMs, cause, code });
+    this.#log.info('signal-reconnecting', { attempt, delayMs, cause, code, ladderReset });
     this.#safeEmit('reconnecting', { attempt, delayMs, cause });
     if (this.#state !== 'running') return;
     this.#retry = this.#clock.setTimeout(() => {
       this.#retry = undefined;
       if (this.#state === 'running') this.#connect();
     }, delayMs);
+  }
+
+  /**
+   * Whether a registered link's end restarts the ladder. A connection that stayed up for the cap
+   * earned it. A shorter one restarts it only when the network cut it (no pong, or the socket died
+   * without a close frame) and a prompt-reset token is left: the server was fine a moment ago, so
+   * waiting on a ladder grown during the previous outage only lengthens this one. When the server
+   * closes us itself (shutdown, replaced by a duplicate agent with our key, protocol error) the
+   * ladder keeps growing, so a server that accepts and then closes cannot make us loop; the token
+   * bucket bounds the same against one that accepts and then cuts the socket.
+   */
+  #ladderReset(link: Link, code: number): 'stable' | 'network-drop' | undefined {
+    if (this.#clock.monotonic() - link.registeredAt >= this.#opts.maxMs) return 'stable';
+    const networkDrop = link.cause === 'heartbeat-timeout' || (link.cause === undefined && code === ABNORMAL_CLOSURE);
+    return networkDrop && this.#promptResets.take() ? 'network-drop' : undefined;
   }
 
   /** A throwing listener is the application's bug; it must not kill the socket handler or our state. */

@@ -14,7 +14,7 @@ export class MaliciousServer {
   readonly forwarded: Array<{ to: string; frame: string }> = [];
   readonly #wss: WebSocketServer;
 
-  private constructor(wss: WebSocketServer) {
+  private constructor(wss: WebSocketServer, afterRegister?: 'close' | 'cut') {
     this.#wss = wss;
     wss.on('connection', (ws) => {
       ws.send(
@@ -31,7 +31,11 @@ export class MaliciousServer {
         if (f.type === 'register') {
           me = f.publicKey;
           this.peers.set(me, ws);
-          ws.send(JSON.stringify({ type: 'registered', publicKey: me }));
+          // Once the frame is written: terminate() would discard it while still queued.
+          ws.send(JSON.stringify({ type: 'registered', publicKey: me }), () => {
+            if (afterRegister === 'close') ws.close(1000, 'bye');
+            if (afterRegister === 'cut') ws.terminate();
+          });
         } else if (f.type === 'send' && me) {
           const frame = JSON.stringify({ type: 'message', from: me, box: f.box });
           this.forwarded.push({ to: f.to, frame });
@@ -41,17 +45,30 @@ export class MaliciousServer {
     });
   }
 
-  /** `autoPong: false` makes a server that never answers pings (a half-open connection, seen from the client). */
-  static async start(options: { autoPong?: boolean } = {}): Promise<MaliciousServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, ...options });
+  /**
+   * `autoPong: false` makes a server that never answers pings (a half-open connection, seen from the
+   * client). `afterRegister` ends every connection right after registering it: `'close'` with a
+   * close frame (the server's decision), `'cut'` without one (what a network failure looks like).
+   */
+  static async start(
+    options: { autoPong?: boolean; port?: number; afterRegister?: 'close' | 'cut' } = {},
+  ): Promise<MaliciousServer> {
+    const { afterRegister, ...wsOptions } = options;
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, ...wsOptions });
     await new Promise<void>((r) => wss.once('listening', () => r()));
-    const s = new MaliciousServer(wss);
+    const s = new MaliciousServer(wss, afterRegister);
     onCleanup(() => s.close());
     return s;
   }
 
   get url(): string {
     return `ws://127.0.0.1:${(this.#wss.address() as AddressInfo).port}`;
+  }
+
+  /** Cuts every connection without a close frame, as a network failure does (the client sees 1006). */
+  cut(): void {
+    for (const ws of this.peers.values()) ws.terminate();
+    this.peers.clear();
   }
 
   /** Sends `frame` (text, or a message frame built from parts) to the peer registered as `to`. */

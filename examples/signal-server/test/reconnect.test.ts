@@ -1,6 +1,6 @@
 import { FakeClock, hasCode, onceEvent } from '@mesh/core';
 import { describe, expect, it } from 'vitest';
-import type { DisconnectCause } from '../src/client.js';
+import type { DisconnectCause, SignalClient } from '../src/client.js';
 import { SignalErrorCodes } from '../src/errors.js';
 import { SignalServer } from '../src/server.js';
 import { collect, DEADLINE, keyPair, onCleanup, rawRegister, startClient, startServer } from './helpers.js';
@@ -42,7 +42,7 @@ describe('reconnect ladder (fake clock)', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
-  it('a connection cut right after registering does not reset the ladder; one that stayed up does', async () => {
+  it('a connection the server closes right after registering (replaced) does not reset the ladder; one that stayed up does', async () => {
     const server = await startServer();
     const clock = new FakeClock();
     const me = keyPair();
@@ -62,6 +62,100 @@ describe('reconnect ladder (fake clock)', () => {
     expect([await duel(), await duel(), await duel()]).toEqual([1_000, 2_000, 4_000]);
     await clock.advance(4_000); // stable for maxMs
     expect(await duel()).toBe(1_000);
+  });
+});
+
+describe('ladder after network drops (fake clock)', () => {
+  const reconnect = { initialMs: 1_000, maxMs: 8_000, jitter: 0 };
+
+  /** Runs `action`, then returns the `reconnecting` event it caused. */
+  async function reconnectingAfter(client: SignalClient, action: () => unknown): Promise<Reconnecting> {
+    const next = onceEvent<[Reconnecting]>(client, 'reconnecting', DEADLINE);
+    await action();
+    return (await next)[0];
+  }
+
+  /**
+   * Against a server that ends every connection right after registering (`client` just started): lets
+   * each retry fire at once and returns the delays the client chose, until `enough` says so (at most
+   * 700 cycles). Every disconnect must have `cause`.
+   */
+  async function retryDelays(
+    client: SignalClient,
+    clock: FakeClock,
+    cause: DisconnectCause,
+    enough: (delays: number[]) => boolean,
+  ): Promise<number[]> {
+    const delays: number[] = [];
+    let r = await reconnectingAfter(client, () => undefined); // the first cycle began in startClient
+    for (let i = 0; i < 700 && !enough(delays); i++) {
+      expect(r.cause).toBe(cause);
+      delays.push(r.delayMs);
+      r = await reconnectingAfter(client, () => clock.advance(r.delayMs));
+    }
+    return delays;
+  }
+
+  /** Lets the pending retry fire and waits for the registration. */
+  async function reconnected(client: SignalClient, clock: FakeClock, r: Reconnecting): Promise<void> {
+    const back = onceEvent(client, 'connected', DEADLINE);
+    await clock.advance(r.delayMs);
+    await back;
+  }
+
+  it('reconnects promptly after each of back-to-back network drops, even after the ladder grew', async () => {
+    const clock = new FakeClock();
+    let server = await MaliciousServer.start();
+    const port = Number(new URL(server.url).port);
+    const client = await startClient(server.url, { clock, reconnect, heartbeatMs: 1e9 });
+
+    // Event 1: the network goes away for a while (the server vanishes without a close frame), so
+    // the attempts during the outage climb the ladder: 1 s, 2 s, then 4 s until it is back.
+    let r = await reconnectingAfter(client, () => server.close());
+    expect(r).toMatchObject({ cause: 'connection-lost', delayMs: 1_000 });
+    for (const delayMs of [2_000, 4_000]) {
+      r = await reconnectingAfter(client, () => clock.advance(r.delayMs));
+      expect(r.delayMs).toBe(delayMs);
+    }
+    server = await MaliciousServer.start({ port });
+    await reconnected(client, clock, r);
+
+    // Events 2 and 3, well inside maxMs of each other (a PPPoE re-dial rotates the IP twice):
+    // each reconnects after the first rung, not after the grown ladder (8 s before this rule).
+    for (const sinceLast of [5_000, 0]) {
+      await clock.advance(sinceLast);
+      r = await reconnectingAfter(client, () => server.cut());
+      expect(r).toMatchObject({ cause: 'connection-lost', attempt: 1, delayMs: 1_000 });
+      await reconnected(client, clock, r);
+    }
+    expect(client.stats()).toMatchObject({ connects: 4, disconnects: 3 });
+  });
+
+  it('a server that closes every connection right after registering meets the growing ladder', async () => {
+    const clock = new FakeClock();
+    const server = await MaliciousServer.start({ afterRegister: 'close' });
+    const client = await startClient(server.url, { clock, reconnect, heartbeatMs: 1e9, connect: false });
+    const delays = await retryDelays(client, clock, 'server-closed', (d) => d.length === 6);
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+  });
+
+  it('a server that cuts every connection right after registering gets 3 prompt reconnects, then about one a minute', async () => {
+    const clock = new FakeClock();
+    const server = await MaliciousServer.start({ afterRegister: 'cut' });
+    const client = await startClient(server.url, { clock, reconnect, heartbeatMs: 1e9, connect: false });
+    // Ten simulated minutes of accept-then-cut.
+    const delays = await retryDelays(client, clock, 'connection-lost', () => clock.monotonic() >= 600_000);
+    expect(clock.monotonic()).toBeGreaterThanOrEqual(600_000);
+    // The burst, then the ladder climbs to the cap as without the rule...
+    expect(delays.slice(0, 8)).toEqual([1_000, 1_000, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+    // ...and a prompt reconnect comes back only as a token refills (one a minute), never a loop.
+    const prompt = delays.filter((d) => d === reconnect.initialMs).length;
+    expect(prompt).toBeGreaterThanOrEqual(3 + 8);
+    expect(prompt).toBeLessThanOrEqual(3 + 10);
+    // Attempts over 10 min: a ladder restarted once a minute, about 1.3× the cap's rate (75), not hundreds.
+    expect(delays.length).toBeLessThanOrEqual(110);
+    await client.stop();
+    expect(clock.pendingTimers()).toBe(0);
   });
 });
 

@@ -69,7 +69,7 @@ export class MemorySignalHub {
   }
 }
 
-export class MemorySignaler extends EventEmitter<SignalerEvents> implements Signaler {
+export class MemorySignaler extends EventEmitter<SignalerEvents & { connected: () => void }> implements Signaler {
   readonly key: PeerKey;
   readonly #hub: MemorySignalHub;
   closed = false;
