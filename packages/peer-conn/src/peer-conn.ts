@@ -47,7 +47,7 @@ export type RelayExistsPolicy = 'stale-flag' | 'reuse' | 'always-reopen';
 /** The parts of the relay manager PeerConn uses. */
 export type RelayPort = Pick<
   RelayManager,
-  'homeInstanceUrl' | 'openConn' | 'closeConnByPeerKey' | 'reconnect' | 'on' | 'off'
+  'homeInstanceUrl' | 'openConn' | 'closeConnByPeerKey' | 'reconnect' | 'retryHome' | 'on' | 'off'
 >;
 /** The parts of the WireGuard device PeerConn uses. */
 export type DevicePort = Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'>;
@@ -480,6 +480,11 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
     else this.#counters.answersReceived++;
     this.#remoteCaps = msg.caps;
     this.#remoteRelayUrl = msg.relay?.url ?? null;
+    // The remote is connected to that relay while our home is down: evidence it is back, so our
+    // manager need not wait out its reconnect ladder (it ignores URLs that are not ours, and floods).
+    if (this.#remoteRelayUrl && this.#o.relay && !this.#o.relay.homeInstanceUrl) {
+      this.#o.relay.retryHome(this.#remoteRelayUrl, 'peer-reached');
+    }
     this.#remoteUnreachable = msg.relay?.unreachable ?? null;
     const remoteSession = msg.ice?.sessionId ?? null;
     const sessionChanged = remoteSession !== null && remoteSession !== this.#remoteIceSession;

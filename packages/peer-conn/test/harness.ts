@@ -9,6 +9,7 @@ import {
   PeerKey,
   silentLogger,
 } from '@mesh/core';
+import { seededRandom } from '@mesh/core/testing';
 import { IceWorker } from '@mesh/ice-worker';
 import { FakeIceNetwork } from '@mesh/ice-worker/testing';
 import type { RelayClientFactory } from '@mesh/relay-manager';
@@ -112,6 +113,8 @@ export async function makePair(options: PairOptions = {}) {
         localKey: key,
         clock,
         clientFactory: relayFactory,
+        // Seeded: the reconnect ladders' jitter is the same on every run.
+        random: seededRandom((options.seed ?? 7) * 2 + (tag === 'A' ? 0 : 1)),
       });
       await manager.start();
     }

@@ -105,6 +105,23 @@ describe('relay path: the stale flag', () => {
   });
 });
 
+describe('relay path: a long relay outage', () => {
+  it('relay back after 10 min: the first side to reconnect tells the other, which need not wait out its ladder', async () => {
+    pair = await makePair(RELAY_ONLY);
+    await upOnRelay(pair);
+    const server = pair.relayNet.server('rel://relay1.test:443')!;
+    server.kill();
+    await pair.run(600_000, 1_000); // both ladders at their 60 s cap (±50 %)
+    server.restart();
+    const ready = () => [pair!.a.manager!.ready, pair!.b.manager!.ready].filter(Boolean).length;
+    await pair.until(() => ready() >= 1, 120_000, 100);
+    const took = await pair.until(() => ready() === 2, 120_000, 50);
+    // The hint rides on the first side's offer; without it the other waits for its own attempt.
+    expect(took).toBeLessThan(1_000);
+    expect(await pair.tunnelWorks(10_000)).toBe(true);
+  });
+});
+
 describe('relay path: a server that forgot our session', () => {
   it('an entry reopened on a forgotten session that stays silent makes the manager log in again', async () => {
     pair = await makePair(RELAY_ONLY);

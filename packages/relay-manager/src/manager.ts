@@ -113,6 +113,8 @@ const DEFAULTS = {
   // downtime; the 60 s cap (from ~3.6 min on) and the ±50 % jitter still spread clients out (README).
   backoff: { initial: 1_000, max: 60_000, multiplier: 1.3, jitter: 0.5 },
   foreignIdleMs: 60_000,
+  /** `retryHome` acts at most once per this long, however many peers report the server back. */
+  retryHintMinMs: 15_000,
 };
 
 /**
@@ -145,6 +147,9 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
   /** Instance URL of the current or last home: conns for it must wait for the home, never go foreign. */
   #homeInstanceUrl: string | undefined;
   #reconnecting = false;
+  /** Aborted by `retryHome` to cut the reconnect ladder's current wait short; set only during it. */
+  #wake: AbortController | undefined;
+  #hintAt = Number.NEGATIVE_INFINITY;
   readonly #foreign = new Map<string, Track>();
 
   constructor(options: RelayManagerOptions) {
@@ -313,6 +318,25 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
     this.#forcedAt.set(serverUrl, now);
     this.#log.warn('relay-forced-reconnect', { server: serverUrl, reason });
     this.#lose(track, { cause: `forced:${reason}` });
+    return true;
+  }
+
+  /**
+   * Evidence that our home relay is reachable again while we are still waiting to re-dial it: a peer
+   * says in its offer that `serverUrl` is its live home. Cuts the reconnect ladder's current wait
+   * short (after a long outage the ladder waits up to 90 s), so the tunnel does not wait for the
+   * slower of two peers' ladders. Only for one of our relay URLs or our last home's instance URL,
+   * and at most once per 15 s however many peers say so: a flood of offers cannot become a dial
+   * loop. Returns whether it acted.
+   */
+  retryHome(serverUrl: string, reason: string): boolean {
+    if (this.#stopped || !this.#wake) return false;
+    if (!this.#urls.includes(serverUrl) && serverUrl !== this.#homeInstanceUrl) return false;
+    const now = this.#clock.monotonic();
+    if (now - this.#hintAt < DEFAULTS.retryHintMinMs) return false;
+    this.#hintAt = now;
+    this.#log.info('home-reconnect-hint', { server: serverUrl, reason });
+    this.#wake.abort();
     return true;
   }
 
@@ -612,10 +636,17 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
       // Every client of a restarted server lost it at the same instant: the quick retry is jittered too.
       const delay = quick ? jittered(this.#quickRetryMs, this.#backoff.jitter, this.#random) : this.#backoff.next();
       this.#log.info('home-reconnect-wait', { delayMs: delay, quick, attempt: this.#backoff.attempt });
+      const wake = new AbortController();
+      const onStop = () => wake.abort();
+      signal.addEventListener('abort', onStop, { once: true });
+      this.#wake = wake;
       try {
-        await this.#clock.sleep(delay, { signal });
+        await this.#clock.sleep(delay, { signal: wake.signal });
       } catch {
-        return; // stopped
+        if (signal.aborted) return; // stopped; otherwise woken by retryHome: dial now
+      } finally {
+        this.#wake = undefined;
+        signal.removeEventListener('abort', onStop);
       }
       try {
         const track = quick

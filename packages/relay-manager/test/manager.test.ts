@@ -155,6 +155,34 @@ describe('home reconnect', () => {
     expect(h.clock.pendingTimers()).toBe(0);
   });
 
+  it('retryHome(): a peer reports the server back → the current wait is cut short, at most once per 15 s', async () => {
+    const h = harness();
+    await h.mgr.start();
+    const s1 = h.net.server(S1.url)!;
+    expect(h.mgr.retryHome(S1.url, 'test')).toBe(false); // home is up: nothing to cut short
+    s1.kill();
+    // 10 minutes down: the ladder is at its 60 s cap.
+    await h.clock.advance(600_000);
+    s1.restart();
+    expect(h.mgr.ready).toBe(false);
+    expect(h.mgr.retryHome('rel://elsewhere.test:443', 'test')).toBe(false); // not one of ours
+    expect(h.mgr.retryHome(S1.instance, 'peer-reached')).toBe(true);
+    await h.clock.advance(100);
+    expect(h.mgr.ready).toBe(true);
+    expect(h.events.reconnected).toHaveLength(1);
+
+    // Lost again at once: hints within 15 s of the last one are ignored, the ladder runs as usual.
+    s1.kill();
+    await h.clock.advance(100);
+    s1.restart();
+    expect(h.mgr.retryHome(S1.url, 'peer-reached')).toBe(false);
+    await h.clock.advance(15_000);
+    expect(h.mgr.ready).toBe(true); // the quick retry (1 s ±50 %) did it
+    await h.mgr.stop();
+    expect(h.mgr.retryHome(S1.url, 'after-stop')).toBe(false);
+    expect(h.clock.pendingTimers()).toBe(0);
+  });
+
   it('the quick retry brings the home back after a restart', async () => {
     const h = harness();
     await h.mgr.start();
