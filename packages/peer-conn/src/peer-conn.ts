@@ -563,15 +563,22 @@ export class PeerConn extends EventEmitter<PeerConnEvents> {
 
   /**
    * The server both sides meet on: the controller's home relay, unless the follower says it cannot
-   * reach it (and has a home of its own): then the follower's home, which the controller dials as a
-   * foreign relay. Each side decides from the other's latest offer or answer, which repeats the mark.
+   * reach it (and has a home of its own), or the controller has no home (its relay is down): then
+   * the follower's home, which the controller dials as a foreign relay. Each side decides from the
+   * other's latest offer or answer (which carries its home, or none, and repeats the mark). Peers
+   * without `relay-fallback` only ever meet on the controller's home.
    */
   #relayServer(): string | null {
     const relay = this.#o.relay;
     if (!relay) return null;
     const home = relay.homeInstanceUrl ?? null;
     const remote = this.#remoteRelayUrl;
-    if (this.controller) return home !== null && remote !== null && this.#remoteUnreachable === home ? remote : home;
+    const fallback = this.#remoteCaps.includes('relay-fallback');
+    if (this.controller) {
+      if (home === null) return fallback ? remote : null;
+      return remote !== null && this.#remoteUnreachable === home ? remote : home;
+    }
+    if (remote === null) return fallback ? home : null;
     return this.#fallbackActive() ? home : remote;
   }
 

@@ -70,6 +70,26 @@ describe("PeerConn: the controller's home relay is unreachable from the follower
     expect((await p.b.conn.status()).relay.server).toBe(RELAY_URL_2);
   });
 
+  it("the controller's home relay dies: both meet on the follower's home, and return when it is back", async () => {
+    const p = await homedApart();
+    const server = p.relayNet.server(RELAY_URL)!;
+    server.kill();
+    const took = await untilBothOn(p, RELAY_URL_2, 20_000);
+    expect(took).toBeLessThan(5_000);
+    expect(p.relayNet.server(RELAY_URL_2)!.isOnline(p.a.key)).toBe(true); // A dialled B's home as a foreign relay
+    const settled = { offers: offers(p), teardowns: teardowns(p) };
+    await p.run(120_000, 500); // A's home stays down: no flapping meanwhile
+    expect(offers(p) - settled.offers).toBeLessThanOrEqual(2);
+    expect(teardowns(p)).toBe(settled.teardowns);
+    server.restart();
+    await untilBothOn(p, RELAY_URL, 120_000);
+    const back = { offers: offers(p), teardowns: teardowns(p) };
+    await p.run(60_000, 500);
+    expect(offers(p)).toBe(back.offers);
+    expect(teardowns(p)).toBe(back.teardowns);
+    expect(teardowns(p)).toBeLessThanOrEqual(6);
+  });
+
   it('converges on one server while signaling duplicates and reorders offers and answers', async () => {
     const p = await homedApart();
     p.hub.faults = { duplicateRate: 0.3, reorderMs: 300 };

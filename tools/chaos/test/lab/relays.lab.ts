@@ -25,6 +25,30 @@ describe('§12 two relays', () => {
     for (const role of ROLES) await rig.waitStatusPath(role, 'relay', 10_000);
   });
 
+  // The controller's home relay dies (and stays down): the controller has no home to meet on, so
+  // both meet on the follower's home; when the relay is back they return to the controller's home.
+  it("the controller's home relay is killed: they meet on the other peer's relay, and return when it is back", async () => {
+    const follower: Role = controller === 'peerA' ? 'peerB' : 'peerA';
+    const controllerRelay = controller === 'peerA' ? 0 : 1;
+    const m = await rig.measure(() => rig.stopRelay(controllerRelay, 'SIGKILL'), { recoverTimeoutMs: 30_000 });
+    expectWithin(m, { maxOutageMs: 15_000, maxOffers: 20, maxTeardowns: 6 }, () => rig.tail());
+    record(`§12 two relays, the controller's relay killed (meet on ${follower}'s)`, [m], { controller });
+    const marks = { controller: rig.mark(controller), follower: rig.mark(follower) };
+    await rig.startRelay(controllerRelay);
+    // Back home: the controller reconnects to its relay, and the follower meets it there again.
+    const home = rig.relayUrl(controllerRelay);
+    await rig.agents[controller].proc.waitForLine((l) => l.includes('"event":"home-connected"'), {
+      after: marks.controller,
+      timeoutMs: 60_000,
+    });
+    await rig.agents[follower].proc.waitForLine(
+      (l) => l.includes('"event":"relay-opened"') && l.includes(`"server":"${home}"`),
+      { after: marks.follower, timeoutMs: 30_000 },
+    );
+    await rig.waitTunnel();
+    for (const role of ROLES) await rig.waitStatusPath(role, 'relay', 30_000);
+  });
+
   // NetBird #4498: the follower cannot reach the controller's home relay (RST on every packet and
   // every redial). It marks that server unreachable, says so in its offers, and both sides meet on
   // the follower's home relay, which the controller dials as a foreign relay.
