@@ -111,7 +111,7 @@ describe('relay path: a long relay outage', () => {
     await upOnRelay(pair);
     const server = pair.relayNet.server('rel://relay1.test:443')!;
     server.kill();
-    await pair.run(600_000, 1_000); // both ladders at their 60 s cap (±50 %)
+    await pair.run(600_000, 1_000); // both ladders at their 30 s cap (±50 %)
     server.restart();
     const ready = () => [pair!.a.manager!.ready, pair!.b.manager!.ready].filter(Boolean).length;
     await pair.until(() => ready() >= 1, 120_000, 100);

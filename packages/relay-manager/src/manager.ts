@@ -39,7 +39,7 @@ export interface RelayManagerOptions {
   reconnect?: {
     /** Wait before re-dialling the lost home URL once (default 1 000 ms, jittered like the ladder). */
     quickRetryMs?: number;
-    /** Ladder of full races after the quick retry failed (default 1 s → 60 s, ×1.3, ±50 %). */
+    /** Ladder of full races after the quick retry failed (default 1 s → 30 s, ×1.3, ±50 %). */
     backoff?: { initial?: number; max?: number; multiplier?: number; jitter?: number };
   };
   /** A foreign client with no conns for this long is closed (default 60 000 ms). */
@@ -110,8 +110,9 @@ const DEFAULTS = {
   quickRetryMs: 1_000,
   // A gentle ×1.3 keeps the gap between attempts small while a restarting server is likely to come
   // back (≈2 s at 5 s after the loss, ≈5 s at 15 s), so a restart costs about a second over its
-  // downtime; the 60 s cap (from ~3.6 min on) and the ±50 % jitter still spread clients out (README).
-  backoff: { initial: 1_000, max: 60_000, multiplier: 1.3, jitter: 0.5 },
+  // downtime; the 30 s cap (from ~100 s on) and the ±50 % jitter still spread clients out, and a
+  // relay back after a long outage waits 15–45 s for a client's next attempt, not 30–90 s (README).
+  backoff: { initial: 1_000, max: 30_000, multiplier: 1.3, jitter: 0.5 },
   foreignIdleMs: 60_000,
   /** `retryHome` acts at most once per this long, however many peers report the server back. */
   retryHintMinMs: 15_000,
@@ -324,7 +325,7 @@ export class RelayManager extends EventEmitter<RelayManagerEvents> {
   /**
    * Evidence that our home relay is reachable again while we are still waiting to re-dial it: a peer
    * says in its offer that `serverUrl` is its live home. Cuts the reconnect ladder's current wait
-   * short (after a long outage the ladder waits up to 90 s), so the tunnel does not wait for the
+   * short (after a long outage the ladder waits up to 45 s), so the tunnel does not wait for the
    * slower of two peers' ladders. Only for one of our relay URLs or our last home's instance URL,
    * and at most once per 15 s however many peers say so: a flood of offers cannot become a dial
    * loop. Returns whether it acted.

@@ -121,7 +121,7 @@ describe('home race', () => {
 });
 
 describe('home reconnect', () => {
-  it('quick retry 1 s, then 1 s ×1.3 → 60 s (no jitter at factor 1); reconnected fires; the ladder resets', async () => {
+  it('quick retry 1 s, then 1 s ×1.3 → 30 s (no jitter at factor 1); reconnected fires; the ladder resets', async () => {
     const h = harness();
     await h.mgr.start();
     const s1 = h.net.server(S1.url)!;
@@ -131,13 +131,13 @@ describe('home reconnect', () => {
     for (let i = 0; i < 20; i++) await h.clock.runNext();
     const gaps = h.dials.slice(1).map((d, i) => d.at - (i === 0 ? lostAt : h.dials[i]!.at));
     expect(gaps.slice(0, 8)).toEqual([1_000, 1_000, 1_300, 1_690, 2_197, 2_856, 3_713, 4_827]);
-    expect(gaps.slice(-3)).toEqual([60_000, 60_000, 60_000]);
-    // A 5 s restart meets attempts ≤ 2.2 s apart; the 60 s cap begins after about 3.6 minutes.
+    expect(gaps.slice(-3)).toEqual([30_000, 30_000, 30_000]);
+    // A 5 s restart meets attempts ≤ 2.2 s apart; the 30 s cap begins after about 100 s.
     expect(h.dials.findIndex((d) => d.at - lostAt >= 5_000)).toBe(5);
-    const firstCapped = gaps.indexOf(60_000);
+    const firstCapped = gaps.indexOf(30_000);
     const capAt = gaps.slice(0, firstCapped).reduce((a, b) => a + b, 0);
-    expect(capAt).toBeGreaterThan(210_000);
-    expect(capAt).toBeLessThan(230_000);
+    expect(capAt).toBeGreaterThan(90_000);
+    expect(capAt).toBeLessThan(110_000);
     s1.restart();
     await h.clock.runNext();
     expect(h.mgr.ready).toBe(true);
@@ -161,7 +161,7 @@ describe('home reconnect', () => {
     const s1 = h.net.server(S1.url)!;
     expect(h.mgr.retryHome(S1.url, 'test')).toBe(false); // home is up: nothing to cut short
     s1.kill();
-    // 10 minutes down: the ladder is at its 60 s cap.
+    // 10 minutes down: the ladder is at its 30 s cap.
     await h.clock.advance(600_000);
     s1.restart();
     expect(h.mgr.ready).toBe(false);
