@@ -7,7 +7,7 @@
  *    beside plain wireguard-go (no agent) between the same namespaces, in the same run;
  * 3. idle: one agent with 1, 10, 50 peers (each remote peer a real mesh-agent in peerB): packets/s
  *    per peer, CPU and RSS of the agent under test.
- * `--gap MS` (16 s) separates ICE trials so each starts from settled signaling.
+ * `--gap MS` (16 s) separates ICE trials so each starts from settled signaling (see the comment in `trials`).
  * Prints a table per part and one JSON line at the end; asserts nothing.
  */
 import { parseArgs } from 'node:util';
@@ -74,8 +74,9 @@ async function outages(): Promise<void> {
         const ms: OutageMeasure[] = [];
         for (let i = 0; i < TRIALS; i++) {
           await prep();
-          // Independent events: the signal client resets its reconnect ladder only after a
-          // connection stayed up 15 s, so faults closer together measure the ladder, not recovery.
+          // Independent events: each fault also cuts signaling, and the signal client's prompt
+          // reconnects after network drops are token-bucketed (3, then one a minute), so faults
+          // closer together measure that guard, not recovery.
           await new Promise((r) => setTimeout(r, GAP_MS));
           ms.push(await rig.measure(fn));
         }
