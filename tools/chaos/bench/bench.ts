@@ -7,13 +7,14 @@
  *    beside plain wireguard-go (no agent) between the same namespaces, in the same run;
  * 3. idle: one agent with 1, 10, 50 peers (each remote peer a real mesh-agent in peerB): packets/s
  *    per peer, CPU and RSS of the agent under test.
+ * `--faults REGEX` runs only the outage faults whose name matches.
  * `--gap MS` (16 s) separates ICE trials so each starts from settled signaling (see the comment in `trials`).
  * Prints a table per part and one JSON line at the end; asserts nothing.
  */
 import { parseArgs } from 'node:util';
 import { generateKeyPair, type LabProcess } from '@mesh/lab';
 import { percentile } from '../src/report.js';
-import { CLI, type OutageMeasure, Rig, ROLES } from '../src/rig.js';
+import { CLI, type OutageMeasure, RELAY_PORT, Rig, ROLES } from '../src/rig.js';
 import { requestAgentStatus } from '../src/status.js';
 
 const { values } = parseArgs({
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     peers: { type: 'string', default: '1,10,50' },
     seconds: { type: 'string', default: '5' },
     gap: { type: 'string', default: '16000' },
+    faults: { type: 'string', default: '' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -30,6 +32,7 @@ const PARTS = new Set(values.only.split(','));
 const PEER_COUNTS = values.peers.split(',').map(Number);
 const SECONDS = Number(values.seconds);
 const GAP_MS = Number(values.gap);
+const FAULTS = new RegExp(values.faults);
 const results: Record<string, unknown> = {};
 const log = (s: string) => console.log(s);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
@@ -82,30 +85,43 @@ async function outages(): Promise<void> {
         }
         return ms;
       };
-      add('ICE: natA public IP rotated', await trials(() => rig.lab.rotatePublicIp('natA').then(() => {})));
-      add('ICE: natA conntrack flush', await trials(() => rig.lab.conntrackFlush('natA')));
-      add(
+      const fault = async (name: string, fn: () => Promise<void>, prep = direct) => {
+        if (FAULTS.test(name)) add(name, await trials(fn, prep));
+      };
+      await fault('ICE: natA public IP rotated', () => rig.lab.rotatePublicIp('natA').then(() => {}));
+      await fault('ICE: natA conntrack flush', () => rig.lab.conntrackFlush('natA'));
+      await fault(
         'ICE: UDP blocked → relay',
-        await trials(
-          async () => {
-            const mark = rig.mark('peerA');
-            await rig.lab.blockUdp('natA', true);
-            await rig.waitPath('peerA', 'relay', { after: mark, timeoutMs: 30_000 });
-          },
-          async () => {
-            await rig.lab.blockUdp('natA', false);
-            await direct();
-          },
-        ),
+        async () => {
+          const mark = rig.mark('peerA');
+          await rig.lab.blockUdp('natA', true);
+          await rig.waitPath('peerA', 'relay', { after: mark, timeoutMs: 30_000 });
+        },
+        async () => {
+          await rig.lab.blockUdp('natA', false);
+          await direct();
+        },
       );
       await rig.lab.blockUdp('natA', false);
-      add(
-        'ICE: remote agent SIGKILL + restart',
-        await trials(async () => {
-          await rig.crashAgent('peerB');
-          await rig.startAgent('peerB');
-        }),
+      // §1: A→B UDP dropped at natB; B→A still flows, so only probes can tell.
+      const oneWay = ['FORWARD', '-p', 'udp', '-s', rig.lab.addr.natAWan, '-j', 'DROP'];
+      await fault(
+        'ICE: one-way loss A→B (§1)',
+        async () => {
+          const mark = rig.mark('peerA');
+          await rig.lab.execOk('natB', ['iptables', '-w', '10', '-I', ...oneWay]);
+          await rig.waitPath('peerA', ['relay', 'ice-turn'], { after: mark, timeoutMs: 30_000 });
+        },
+        async () => {
+          await rig.lab.exec('natB', ['iptables', '-w', '10', '-D', ...oneWay]);
+          await direct();
+        },
       );
+      await rig.lab.exec('natB', ['iptables', '-w', '10', '-D', ...oneWay]);
+      await fault('ICE: remote agent SIGKILL + restart', async () => {
+        await rig.crashAgent('peerB');
+        await rig.startAgent('peerB');
+      });
     } finally {
       await rig.destroy();
     }
@@ -119,32 +135,60 @@ async function outages(): Promise<void> {
       const relayed = async () => {
         for (const r of ROLES) await rig.waitStatusPath(r, 'relay', 60_000);
       };
-      const trials = async (fn: () => Promise<void>) => {
+      /** `restore` runs after each trial's recovery (a fault that must last until then). */
+      const fault = async (name: string, fn: () => Promise<void>, restore?: () => Promise<void>) => {
+        if (!FAULTS.test(name)) return;
         const ms: OutageMeasure[] = [];
         for (let i = 0; i < TRIALS; i++) {
           await relayed();
-          ms.push(await rig.measure(fn));
+          try {
+            ms.push(await rig.measure(fn, { recoverTimeoutMs: 120_000 }));
+          } finally {
+            await restore?.();
+          }
         }
-        return ms;
+        add(name, ms);
       };
-      add(
-        'relay: session dropped (§15)',
-        await trials(() => rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {})),
+      await fault('relay: session dropped (§15)', () =>
+        rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {}),
       );
-      add(
-        'relay: server restart (SIGTERM, at once)',
-        await trials(async () => {
-          await rig.stopRelay(0, 'SIGTERM');
+      await fault('relay: server restart (SIGTERM, at once)', async () => {
+        await rig.stopRelay(0, 'SIGTERM');
+        await rig.startRelay(0);
+      });
+      await fault('relay: server crash (SIGKILL, 5 s down, §11)', async () => {
+        await rig.stopRelay(0, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 5_000)); // the fault's duration, not a wait for an event
+        await rig.startRelay(0);
+      });
+      // §11 half-open: the relay's FIN/RST never reach the clients, so their old sockets stay open.
+      const halfOpen = ['FIN', 'RST'].map((flag) => [
+        'OUTPUT',
+        '-p',
+        'tcp',
+        '--sport',
+        String(RELAY_PORT),
+        '--tcp-flags',
+        flag,
+        flag,
+        '-j',
+        'DROP',
+      ]);
+      await fault(
+        'relay: crash behind a half-open WebSocket (§11)',
+        async () => {
+          for (const r of halfOpen) await rig.lab.execOk('svc', ['iptables', '-w', '10', '-I', ...r]);
+          await rig.stopRelay(0, 'SIGKILL');
           await rig.startRelay(0);
-        }),
+        },
+        async () => {
+          for (const r of halfOpen) await rig.lab.exec('svc', ['iptables', '-w', '10', '-D', ...r]);
+        },
       );
-      add(
-        'relay: natA IP rotated + flush',
-        await trials(async () => {
-          await rig.lab.rotatePublicIp('natA');
-          await rig.lab.conntrackFlush('natA');
-        }),
-      );
+      await fault('relay: natA IP rotated + flush', async () => {
+        await rig.lab.rotatePublicIp('natA');
+        await rig.lab.conntrackFlush('natA');
+      });
     } finally {
       await rig.destroy();
     }
