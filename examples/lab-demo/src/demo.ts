@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
-import { generateKeyPair, Lab, type LabProcess, type OutageMonitor, type ProbeResult } from '@mesh/lab';
+import { generateKeyPair, Lab, type LabProcess, type OutageMonitor } from '@mesh/lab';
 import type { PeerAgentConfig } from './peer-agent.js';
 
 const STEP_TIMEOUT_MS = 20_000;
@@ -133,7 +133,7 @@ async function steps(lab: Lab, agentA: LabProcess, agentB: LabProcess, summary: 
   say(`ping through the tunnel: ${await pingThroughTunnel(lab)}`);
 
   const mon: OutageMonitor = lab.startOutageMonitor('peerA', TUNNEL.b, { intervalMs: 100 });
-  await onceEvent<[ProbeResult]>(mon, 'probe', { filter: (p) => p.received, timeoutMs: STEP_TIMEOUT_MS });
+  await onceEvent(mon, 'probe', { filter: (p) => p.received, timeoutMs: STEP_TIMEOUT_MS });
 
   // 2. block UDP at natA
   let m = mark(agentA);

@@ -1,7 +1,7 @@
-import { type Clock, JsonLinesLogger, type Logger, systemClock } from '@mesh/core';
+import { type Clock, JsonLinesLogger, type Logger, type Signaler, systemClock } from '@mesh/core';
 import { SignalClient } from '@mesh/example-signal';
 import { IceWorker, type IceWorkerOptions, weriftAgentFactory } from '@mesh/ice-worker';
-import { PeerConn, type Signaler } from '@mesh/peer-conn';
+import { PeerConn } from '@mesh/peer-conn';
 import { RelayManager } from '@mesh/relay-manager';
 import { PeerEndpoint, UapiDevice, type WgDevice } from '@mesh/wg-control';
 import { type AgentConfig, relayToken } from './config.js';

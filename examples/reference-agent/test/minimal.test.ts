@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { onceEvent, type PeerKey, silentLogger, systemClock } from '@mesh/core';
 import { SignalServer } from '@mesh/example-signal';
 import type { PathKind, PeerConn } from '@mesh/peer-conn';
-import { FakeWireGuard } from '@mesh/peer-conn/testing';
 import { RelayServer } from '@mesh/relay-server';
 import type { WgDevice } from '@mesh/wg-control';
+import { FakeWireGuard } from '@mesh/wg-control/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type AgentConfig,

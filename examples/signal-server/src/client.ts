@@ -7,12 +7,14 @@ import {
   type Logger,
   PeerKey,
   raceAbort,
+  type Signaler,
+  type SignalerEvents,
   silentLogger,
   systemClock,
   type Timer,
+  TypedEmitter,
 } from '@mesh/core';
-import type { Signaler, SignalerEvents, SignalMessage } from '@mesh/peer-conn';
-import { EventEmitter } from 'eventemitter3';
+import type { SignalMessage } from '@mesh/peer-conn';
 import WebSocket, { type RawData } from 'ws';
 import { answerChallenge, type Identity, identityFromPrivateKey, type OpenFailure, Sealer } from './crypto.js';
 import { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
@@ -58,8 +60,12 @@ export type DisconnectCause =
 export type RejectReason = OpenFailure | 'stale' | 'replay';
 
 export interface SignalClientEvents extends SignalerEvents {
-  /** Registered with the server: `send` works from now on. */
-  connected: (info: { url: string }) => void;
+  /**
+   * Registered with the server: `send` works from now on. The `info` argument is always passed; it
+   * is optional in the type so this stays the core `SignalerEvents['connected']` (a listener taking
+   * no arguments fits).
+   */
+  connected: (info?: { url: string }) => void;
   /** The registered connection ended; the client is already scheduling the next attempt. */
   disconnected: (info: { cause: DisconnectCause }) => void;
   /** The next connection attempt starts in `delayMs` (after a failed attempt or a disconnect). */
@@ -129,7 +135,7 @@ const CLOSE_CAUSES: Record<number, DisconnectCause> = {
  * PeerConn's guard sends a fresh offer later. Incoming input it cannot trust is dropped, counted and
  * reported as `rejected`, never thrown.
  */
-export class SignalClient extends EventEmitter<SignalClientEvents> implements Signaler {
+export class SignalClient extends TypedEmitter<SignalClientEvents> implements Signaler<SignalMessage> {
   readonly publicKey: PeerKey;
   readonly url: string;
   readonly #identity: Identity;
@@ -194,14 +200,6 @@ export class SignalClient extends EventEmitter<SignalClientEvents> implements Si
     this.#promptResets = new TokenBucket(PROMPT_RESETS.perSecond, PROMPT_RESETS.burst, () => this.#clock.monotonic());
     this.#sealer = new Sealer(this.#identity);
     this.#replay = new ReplayCache({ windowMs: o.freshnessWindowMs, maxEntries: o.replayCacheSize });
-  }
-
-  /**
-   * eventemitter3 types `eventNames()` by the event map, the one member that cannot widen from
-   * Signaler's map to ours; typed as Signaler's so the client is a Signaler (the runtime list is real).
-   */
-  override eventNames(): Array<'message'> {
-    return super.eventNames() as Array<'message'>;
   }
 
   /** True while registered with the server. */

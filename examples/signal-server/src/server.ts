@@ -10,8 +10,8 @@ import {
   silentLogger,
   systemClock,
   type Timer,
+  TypedEmitter,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { createChallenge, type ServerChallenge, verifyChallenge } from './crypto.js';
 import { SignalError, SignalErrorCodes } from './errors.js';
@@ -92,7 +92,7 @@ const DEFAULTS = {
  * bytes, pending registrations) drops or closes that one connection and is counted; nothing a client
  * sends can stop the server.
  */
-export class SignalServer extends EventEmitter<SignalServerEvents> {
+export class SignalServer extends TypedEmitter<SignalServerEvents> {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #opts: Required<Omit<SignalServerOptions, 'logger' | 'clock'>>;

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../src/cli-args.js';
-import type { DisconnectCause } from '../src/client.js';
 import { collect, DEADLINE, onCleanup, startClient } from './helpers.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
@@ -80,7 +79,7 @@ describe('mesh-signal', () => {
     const got = collect(b, 1);
     await a.send(b.publicKey, { type: 'candidate', version: 1, sessionId: '0123456789', candidate: {} });
     await got;
-    const down = onceEvent<[{ cause: DisconnectCause }]>(a, 'disconnected', DEADLINE);
+    const down = onceEvent(a, 'disconnected', DEADLINE);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -1,9 +1,10 @@
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { ErrorCodes, FakeClock, onceEvent } from '@mesh/core';
 import type { SignalMessage } from '@mesh/peer-conn';
 import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { type DisconnectCause, SignalClient } from '../src/client.js';
+import { SignalClient } from '../src/client.js';
 import { SignalErrorCodes } from '../src/errors.js';
 import { SignalServer } from '../src/server.js';
 import { CloseCodes } from '../src/wire.js';
@@ -22,7 +23,7 @@ describe('registration deadline', () => {
     const server = await startServer({ clock, registerTimeoutMs: 2_000 });
     const raw = await rawSocket(server.url);
     await raw.next(); // the challenge, then silence
-    const rejected = onceEvent<[{ cause: string }]>(server, 'rejected', DEADLINE);
+    const rejected = onceEvent(server, 'rejected', DEADLINE);
     await clock.advance(1_999);
     expect(server.stats().pending).toBe(1);
     await clock.advance(1);
@@ -34,7 +35,7 @@ describe('registration deadline', () => {
   it('the client abandons a server that never challenges it, and retries', async () => {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     onCleanup(() => new Promise((r) => wss.close(r)));
-    await onceEvent(wss as never, 'listening', DEADLINE).catch(() => {});
+    await once(wss, 'listening', { signal: AbortSignal.timeout(DEADLINE.timeoutMs) }).catch(() => {});
     const clock = new FakeClock();
     const client = await startClient(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, {
       clock,
@@ -42,7 +43,7 @@ describe('registration deadline', () => {
       connect: false,
     });
     await new Promise<void>((r) => wss.once('connection', () => r()));
-    const retry = onceEvent<[{ cause: DisconnectCause }]>(client, 'reconnecting', DEADLINE);
+    const retry = onceEvent(client, 'reconnecting', DEADLINE);
     await clock.advance(3_000);
     expect((await retry)[0].cause).toBe('register-timeout');
   });
@@ -55,8 +56,8 @@ describe('same key registering twice', () => {
     const slow = { initialMs: 60_000, maxMs: 60_000 }; // the old one must not come back during the test
     const old = await startClient(server.url, { privateKey: me.privateKey, reconnect: slow });
     const peer = await startClient(server.url);
-    const replaced = onceEvent<[{ cause: DisconnectCause }]>(old, 'disconnected', DEADLINE);
-    const registered = onceEvent<[{ replaced: boolean }]>(server, 'registered', DEADLINE);
+    const replaced = onceEvent(old, 'disconnected', DEADLINE);
+    const registered = onceEvent(server, 'registered', DEADLINE);
     const fresh = await startClient(server.url, { privateKey: me.privateKey });
     expect((await replaced)[0].cause).toBe('replaced');
     expect((await registered)[0].replaced).toBe(true);

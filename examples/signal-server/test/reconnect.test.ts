@@ -25,7 +25,7 @@ describe('reconnect ladder (fake clock)', () => {
     const client = await startClient(`ws://127.0.0.1:${await deadPort()}`, { clock, reconnect, connect: false });
     const bases = [1_000, 2_000, 4_000, 8_000, 8_000, 8_000];
     // Attempt 1 fails on its own (ECONNREFUSED); each later one starts only when the clock says so.
-    let [r] = await onceEvent<[Reconnecting]>(client, 'reconnecting', DEADLINE);
+    let [r] = await onceEvent(client, 'reconnecting', DEADLINE);
     for (const [i, base] of bases.entries()) {
       expect(r.attempt).toBe(i + 1);
       expect(r.cause).toBe('connection-lost');
@@ -34,7 +34,7 @@ describe('reconnect ladder (fake clock)', () => {
       expect(clock.pendingTimers()).toBe(1); // only the retry timer: nothing else is scheduled
       await clock.advance(r.delayMs - 1);
       expect(clock.pendingTimers()).toBe(1); // not yet
-      const next = onceEvent<[Reconnecting]>(client, 'reconnecting', DEADLINE);
+      const next = onceEvent(client, 'reconnecting', DEADLINE);
       await clock.advance(1);
       [r] = await next;
     }
@@ -50,7 +50,7 @@ describe('reconnect ladder (fake clock)', () => {
     const client = await startClient(server.url, { clock, reconnect, privateKey: me.privateKey, heartbeatMs: 1e9 });
     /** A duplicate registration of our key: the server closes our connection as replaced. */
     const duel = async () => {
-      const gone = onceEvent<[Reconnecting]>(client, 'reconnecting', DEADLINE);
+      const gone = onceEvent(client, 'reconnecting', DEADLINE);
       await rawRegister(server.url, me.privateKey);
       const [r] = await gone;
       expect(r.cause).toBe('replaced');
@@ -70,7 +70,7 @@ describe('ladder after network drops (fake clock)', () => {
 
   /** Runs `action`, then returns the `reconnecting` event it caused. */
   async function reconnectingAfter(client: SignalClient, action: () => unknown): Promise<Reconnecting> {
-    const next = onceEvent<[Reconnecting]>(client, 'reconnecting', DEADLINE);
+    const next = onceEvent(client, 'reconnecting', DEADLINE);
     await action();
     return (await next)[0];
   }
@@ -168,7 +168,7 @@ describe('reconnect against a real server restart', () => {
     const reconnect = { initialMs: 50, maxMs: 400, jitter: 0.2 };
     const a = await startClient(first.url, { reconnect });
     const b = await startClient(first.url, { reconnect });
-    const down = [a, b].map((c) => onceEvent<[{ cause: DisconnectCause }]>(c, 'disconnected', DEADLINE));
+    const down = [a, b].map((c) => onceEvent(c, 'disconnected', DEADLINE));
     await first.stop();
     for (const d of down) expect((await d)[0].cause).toBe('shutdown');
     expect(a.connected).toBe(false);
@@ -203,7 +203,7 @@ describe('reconnect against a real server restart', () => {
     const mute = await MaliciousServer.start({ autoPong: false });
     const a = await startClient(mute.url, { heartbeatMs: 100, reconnect: { initialMs: 5_000, maxMs: 5_000 } });
     const t0 = performance.now();
-    const [d] = await onceEvent<[{ cause: DisconnectCause }]>(a, 'disconnected', DEADLINE);
+    const [d] = await onceEvent(a, 'disconnected', DEADLINE);
     expect(d.cause).toBe('heartbeat-timeout');
     // The first ping goes out at 100 ms, its absence is noticed at the next tick.
     expect(performance.now() - t0).toBeLessThan(1_000);

@@ -1,6 +1,6 @@
-import type { EventEmitter } from 'eventemitter3';
 import { abortReason, type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
+import type { AnyListener, EventArgs, EventName, Subscribable } from './events.js';
 
 export interface WaitOptions {
   signal?: AbortSignal;
@@ -10,30 +10,24 @@ export interface WaitOptions {
 }
 
 /**
- * Resolves with the arguments of the next `event` (as a tuple) from an eventemitter3 emitter,
- * optionally only one that satisfies `filter`. Rejects on abort or timeout; never leaves a listener.
+ * Resolves with the arguments of the next `event` (as a tuple) from a typed emitter, optionally
+ * only one that satisfies `filter`. Rejects on abort or timeout; never leaves a listener. The event
+ * name and the filter's arguments are checked against the emitter's event map.
  */
-// biome-ignore lint/suspicious/noExplicitAny: matches any eventemitter3 emitter
-type AnyEmitter = EventEmitter<any>;
-
-/**
- * (TypeScript cannot infer an eventemitter3 subclass's event map, so the listener's argument tuple
- * is given explicitly: `onceEvent<[Buffer]>(path, 'data')`.)
- */
-export function onceEvent<Args extends unknown[] = unknown[]>(
-  emitter: AnyEmitter,
-  event: string,
-  options: WaitOptions & { filter?: (...args: Args) => boolean } = {},
-): Promise<Args> {
+export function onceEvent<T extends object, K extends EventName<T>>(
+  emitter: Subscribable<T>,
+  event: K,
+  options: WaitOptions & { filter?: (...args: EventArgs<T, K>) => boolean } = {},
+): Promise<EventArgs<T, K>> {
   const { signal, timeoutMs, clock = systemClock, filter } = options;
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const cleanup = () => {
-      emitter.off(event, listener);
+      emitter.off(event, listener as AnyListener);
       signal?.removeEventListener('abort', onAbort);
       timer?.cancel();
     };
-    const listener = (...args: Args) => {
+    const listener = (...args: EventArgs<T, K>) => {
       if (filter && !filter(...args)) return;
       cleanup();
       resolve(args);
@@ -47,9 +41,9 @@ export function onceEvent<Args extends unknown[] = unknown[]>(
         ? undefined
         : clock.setTimeout(() => {
             cleanup();
-            reject(new TimeoutError(`timed out after ${timeoutMs} ms waiting for '${event}'`));
+            reject(new TimeoutError(`timed out after ${timeoutMs} ms waiting for '${String(event)}'`));
           }, timeoutMs);
-    emitter.on(event, listener);
+    emitter.on(event, listener as AnyListener);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

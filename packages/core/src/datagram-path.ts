@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'eventemitter3';
+import type { TypedEmitter } from './events.js';
 
 /** Why a path closed: `local` when its owner called close(); otherwise what killed it. */
 export interface PathCloseInfo {
@@ -27,7 +27,7 @@ export interface PathCounters {
  * A bidirectional, unreliable datagram channel to one remote peer: the ICE path, a relay conn, or
  * a plain UDP path. PeerEndpoint moves WireGuard packets over whichever path is active.
  */
-export interface DatagramPath extends EventEmitter<DatagramPathEvents> {
+export interface DatagramPath extends TypedEmitter<DatagramPathEvents> {
   /** Short kind label for logs and status, e.g. `relay`, `ice-direct`, `udp`. */
   readonly kind: string;
   readonly closed: boolean;

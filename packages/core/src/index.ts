@@ -20,6 +20,16 @@ export {
   toError,
 } from './errors.js';
 export {
+  type EventArgs,
+  type EventListenerOf,
+  type EventName,
+  type EventsOf,
+  listen,
+  type Subscribable,
+  Subscriptions,
+  TypedEmitter,
+} from './events.js';
+export {
   JsonLinesLogger,
   type JsonLinesLoggerOptions,
   type LogFields,
@@ -30,3 +40,4 @@ export {
 export { MemoryPath } from './memory-path.js';
 export { PeerKey } from './peer-key.js';
 export { cryptoRandom, randomHex, randomIntBetween } from './random.js';
+export type { Signaler, SignalerEvents } from './signaler.js';

@@ -1,13 +1,13 @@
-import { EventEmitter } from 'eventemitter3';
 import type { DatagramPath, DatagramPathEvents, PathCloseInfo } from './datagram-path.js';
 import { PathStats } from './datagram-path.js';
+import { TypedEmitter } from './events.js';
 
 /**
  * An in-memory DatagramPath: two ends joined in one process, delivering asynchronously (next
  * macrotask) like a network would. For unit tests and fakes; `setDeliver(false)` models a
  * black-holed path (sends succeed, nothing arrives), `kill(reason)` a path that dies under us.
  */
-export class MemoryPath extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind: string;
   #peer: MemoryPath | undefined;
   #closed = false;

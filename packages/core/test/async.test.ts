@@ -1,6 +1,5 @@
-import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, hasCode, onceEvent, withDeadline } from '../src/index.js';
+import { FakeClock, hasCode, onceEvent, TypedEmitter, withDeadline } from '../src/index.js';
 
 interface Ev {
   tick: (n: number) => void;
@@ -8,8 +7,8 @@ interface Ev {
 
 describe('onceEvent', () => {
   it('resolves with the first matching emission and removes its listener', async () => {
-    const e = new EventEmitter<Ev>();
-    const p = onceEvent<[number]>(e, 'tick', { filter: (n) => n > 1 });
+    const e = new TypedEmitter<Ev>();
+    const p = onceEvent(e, 'tick', { filter: (n) => n > 1 });
     e.emit('tick', 1);
     e.emit('tick', 2);
     expect(await p).toEqual([2]);
@@ -18,7 +17,7 @@ describe('onceEvent', () => {
 
   it('times out on the injected clock and aborts', async () => {
     const clock = new FakeClock();
-    const e = new EventEmitter<Ev>();
+    const e = new TypedEmitter<Ev>();
     const p = onceEvent(e, 'tick', { timeoutMs: 100, clock });
     const check = expect(p).rejects.toSatisfy((err: unknown) => hasCode(err, 'ERR_TIMEOUT'));
     await clock.advance(100);

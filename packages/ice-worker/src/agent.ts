@@ -1,5 +1,4 @@
-import type { Clock, Logger } from '@mesh/core';
-import type { EventEmitter } from 'eventemitter3';
+import type { Clock, Logger, TypedEmitter } from '@mesh/core';
 import type { AddressFilter } from './address-filter.js';
 import type { IceCredentials } from './wire.js';
 
@@ -68,7 +67,7 @@ export interface IceAgentConfig {
  * werift's `Connection`, `FakeIceAgent` (`@mesh/ice-worker/testing`) in memory for unit tests.
  * Events after `close()` must be ignored by the caller, but implementations should not emit them.
  */
-export interface IceAgent extends EventEmitter<IceAgentEvents> {
+export interface IceAgent extends TypedEmitter<IceAgentEvents> {
   readonly credentials: IceCredentials;
   readonly state: IceAgentState;
   /** Starts gathering; candidates arrive as `candidate` events. Resolves when gathering ends. */

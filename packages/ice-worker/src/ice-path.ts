@@ -1,29 +1,29 @@
-import { type DatagramPath, type DatagramPathEvents, type PathCloseInfo, PathStats } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import {
+  type DatagramPath,
+  type DatagramPathEvents,
+  listen,
+  type PathCloseInfo,
+  PathStats,
+  TypedEmitter,
+} from '@mesh/core';
 import type { IceAgent } from './agent.js';
+import { MAX_DATAGRAM_BYTES } from './constants.js';
 
 export type IcePathKind = 'ice-direct' | 'ice-turn';
-
-/** Largest UDP payload over IPv4; anything bigger cannot be sent as one datagram. */
-const MAX_DATAGRAM = 65_507;
 
 /**
  * The DatagramPath over one ICE session's nominated pair. Receives only what the agent delivers
  * (the agent filters by the nominated remote address). Closing it ends the ICE session: a session
  * nobody uses must not linger and swallow same-session offers.
  */
-export class IcePath extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class IcePath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind: IcePathKind;
   readonly sessionId: string;
   readonly #agent: IceAgent;
+  readonly #unlisten: () => void;
   readonly #stats: PathStats;
   readonly #onLocalClose: () => void;
   #closed = false;
-  readonly #onData = (datagram: Buffer) => {
-    if (this.#closed) return;
-    this.#stats.rx(datagram.byteLength);
-    this.emit('data', datagram);
-  };
 
   /** @internal built by IceWorker when a session connects. */
   constructor(agent: IceAgent, kind: IcePathKind, sessionId: string, now: () => number, onLocalClose: () => void) {
@@ -33,7 +33,11 @@ export class IcePath extends EventEmitter<DatagramPathEvents> implements Datagra
     this.sessionId = sessionId;
     this.#stats = new PathStats(now);
     this.#onLocalClose = onLocalClose;
-    agent.on('data', this.#onData);
+    this.#unlisten = listen(agent, 'data', (datagram) => {
+      if (this.#closed) return;
+      this.#stats.rx(datagram.byteLength);
+      this.emit('data', datagram);
+    });
   }
 
   get closed(): boolean {
@@ -45,7 +49,7 @@ export class IcePath extends EventEmitter<DatagramPathEvents> implements Datagra
   }
 
   send(datagram: Uint8Array): boolean {
-    if (this.#closed || datagram.byteLength > MAX_DATAGRAM) return false;
+    if (this.#closed || datagram.byteLength > MAX_DATAGRAM_BYTES) return false;
     let ok = false;
     try {
       ok = this.#agent.send(datagram);
@@ -66,7 +70,7 @@ export class IcePath extends EventEmitter<DatagramPathEvents> implements Datagra
   end(info: PathCloseInfo): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#agent.off('data', this.#onData);
+    this.#unlisten();
     this.emit('close', info);
     this.removeAllListeners();
   }

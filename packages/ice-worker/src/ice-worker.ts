@@ -2,19 +2,19 @@ import {
   type Clock,
   ClosedError,
   hasCode,
-  InvalidArgumentError,
   type Logger,
-  type PeerKey,
   silentLogger,
   systemClock,
+  TypedEmitter,
   toError,
   withDeadline,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
 import PQueue from 'p-queue';
 import { AddressFilter } from './address-filter.js';
-import type { CandidateAddress, HostPort, IceAgent, IceAgentFactory, SelectedPair, TurnServerConfig } from './agent.js';
+import type { CandidateAddress, IceAgent, IceAgentFactory, SelectedPair } from './agent.js';
+import { CandidateBuffer } from './candidate-buffer.js';
 import { IcePath, type IcePathKind } from './ice-path.js';
+import { type IceWorkerOptions, resolveOptions } from './ice-worker-options.js';
 import { weriftAgentFactory } from './werift-agent.js';
 import {
   IceAgentError,
@@ -25,30 +25,6 @@ import {
   parseCandidateMessage,
   parseDescription,
 } from './wire.js';
-
-export interface IceWorkerOptions {
-  localKey: PeerKey;
-  remoteKey: PeerKey;
-  /** The only STUN server contacted; none when absent (werift's Google default is never used). */
-  stun?: HostPort;
-  turn?: TurnServerConfig;
-  portRange?: [number, number];
-  /** IPs/CIDRs that never become candidates or pairs: the WireGuard interface and the overlay range. */
-  excludedAddresses?: string[];
-  /** Extra host-candidate addresses (werift skips loopback and veth/tun/tap NICs). */
-  hostAddresses?: string[];
-  /** False: only `hostAddresses` become host candidates. Default true. */
-  discoverHostAddresses?: boolean;
-  /** Cap on waiting for STUN answers while gathering. Default 5000 ms. */
-  stunTimeoutMs?: number;
-  /** Deadline from building an agent to a nominated pair. Default 15000 ms. */
-  connectTimeoutMs?: number;
-  /** Remote candidates held until their session's agent exists. Default 32 candidates, 15000 ms each. */
-  candidateBuffer?: { max?: number; ttlMs?: number };
-  agentFactory?: IceAgentFactory;
-  clock?: Clock;
-  logger?: Logger;
-}
 
 /** Why a session ended (also the `cause` of the rotation that followed, if any). */
 export type IceEndReason =
@@ -103,20 +79,12 @@ interface Session {
   path: IcePath | undefined;
 }
 
-interface BufferedCandidate {
-  sessionId: string;
-  candidate: string;
-  expiresAt: number;
-}
-
-const STALE_REMEMBERED = 16;
-
 /**
  * Runs at most one ICE session with one remote peer. Every decision (offer, answer, candidate,
  * connected, library state change) is taken inside one serial queue and checked against the
  * session that caused it, so late events from a replaced agent change nothing.
  */
-export class IceWorker extends EventEmitter<IceWorkerEvents> {
+export class IceWorker extends TypedEmitter<IceWorkerEvents> {
   readonly controlling: boolean;
   readonly #opts: IceWorkerOptions;
   readonly #factory: IceAgentFactory;
@@ -124,45 +92,33 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
   readonly #log: Logger;
   readonly #excluded: AddressFilter;
   readonly #connectTimeoutMs: number;
-  readonly #bufferMax: number;
-  readonly #bufferTtlMs: number;
   readonly #queue = new PQueue({ concurrency: 1 });
   #local: LocalSession = newLocalSession();
   #session: Session | undefined;
   #gen = 0;
-  #buffer: BufferedCandidate[] = [];
-  /** Remote session ids whose agents are gone: their candidates are dropped. */
-  #stale: string[] = [];
+  readonly #buffer: CandidateBuffer;
   readonly #closingAgents = new Set<Promise<void>>();
   #closed = false;
 
   constructor(options: IceWorkerOptions) {
     super();
-    const { localKey, remoteKey } = options;
-    if (!localKey || !remoteKey || localKey.equals(remoteKey)) {
-      throw new InvalidArgumentError('localKey and remoteKey must be two different PeerKeys');
-    }
-    validateServer('stun', options.stun);
-    validateServer('turn', options.turn);
-    if (options.turn && (!options.turn.username || !options.turn.password)) {
-      throw new InvalidArgumentError('turn needs username and password');
-    }
-    if (options.turn?.transport && !['udp', 'tcp'].includes(options.turn.transport)) {
-      throw new InvalidArgumentError('turn.transport must be udp or tcp');
-    }
-    const range = options.portRange;
-    if (range && !(range[0] >= 1 && range[0] <= range[1] && range[1] <= 65535)) {
-      throw new InvalidArgumentError('portRange must be [min, max] within 1..65535');
-    }
-    this.controlling = localKey.isControllerFor(remoteKey);
+    const timings = resolveOptions(options);
+    this.controlling = options.localKey.isControllerFor(options.remoteKey);
     this.#opts = options;
     this.#excluded = new AddressFilter(options.excludedAddresses);
     this.#factory = options.agentFactory ?? weriftAgentFactory;
     this.#clock = options.clock ?? systemClock;
-    this.#log = (options.logger ?? silentLogger).child({ component: 'ice-worker', peer: remoteKey.toShortString() });
-    this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, 15_000);
-    this.#bufferMax = positive('candidateBuffer.max', options.candidateBuffer?.max, 32);
-    this.#bufferTtlMs = positive('candidateBuffer.ttlMs', options.candidateBuffer?.ttlMs, 15_000);
+    this.#log = (options.logger ?? silentLogger).child({
+      component: 'ice-worker',
+      peer: options.remoteKey.toShortString(),
+    });
+    this.#connectTimeoutMs = timings.connectTimeoutMs;
+    this.#buffer = new CandidateBuffer({
+      clock: this.#clock,
+      log: this.#log,
+      max: timings.bufferMax,
+      ttlMs: timings.bufferTtlMs,
+    });
   }
 
   /** Our current session id (what the next offer carries). */
@@ -190,7 +146,7 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
 
   /** Number of buffered remote candidates (for tests and status). */
   get bufferedCandidates(): number {
-    return this.#buffer.length;
+    return this.#buffer.size;
   }
 
   /** What an offer carries: our current session id and its credentials. */
@@ -240,7 +196,12 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
     });
   }
 
-  /** A trickled remote candidate. Stale sessions: dropped; unknown ones: buffered (bounded, TTL). */
+  /** A remote session id whose agent is gone (ended or replaced): anything still naming it is old news. */
+  isDeadRemoteSession(sessionId: string): boolean {
+    return this.#buffer.isDead(sessionId);
+  }
+
+  /** A trickled remote candidate. Dead sessions: dropped; unknown ones: buffered (bounded, TTL). */
   addRemoteCandidate(message: unknown): Promise<void> {
     return this.#queue.add(() => {
       const msg = parseCandidateMessage(message);
@@ -248,15 +209,10 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
       const s = this.#session;
       if (s && s.remoteId === msg.sessionId) {
         this.#apply(s, msg.candidate);
-      } else if (this.#stale.includes(msg.sessionId)) {
-        this.#log.debug('ice-candidate-stale', { remote: msg.sessionId });
+      } else if (this.#buffer.isDead(msg.sessionId)) {
+        this.#log.debug('ice-candidate-dead-session', { remote: msg.sessionId });
       } else {
-        this.#purgeExpired();
-        if (this.#buffer.length >= this.#bufferMax) {
-          const dropped = this.#buffer.shift();
-          this.#log.debug('ice-candidate-buffer-full', { dropped: dropped?.sessionId });
-        }
-        this.#buffer.push({ ...msg, expiresAt: this.#clock.monotonic() + this.#bufferTtlMs });
+        this.#buffer.hold(msg);
       }
     });
   }
@@ -274,7 +230,7 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
     } else {
       this.#rotate('reset');
     }
-    this.#buffer = [];
+    this.#buffer.clear();
   }
 
   /**
@@ -291,8 +247,7 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
         s.path?.end({ reason: 'closed' });
         this.#closeAgent(s.agent);
       }
-      this.#buffer = [];
-      this.#stale = [];
+      this.#buffer.reset();
       this.#local = newLocalSession();
       this.removeAllListeners();
     }
@@ -335,7 +290,6 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
       path: undefined,
     };
     this.#session = s;
-    this.#stale = this.#stale.filter((id) => id !== remote.sessionId);
     this.#log.info('ice-session-start', { gen: s.gen, local: local.id, remote: remote.sessionId });
     agent.on('candidate', (candidate) => {
       if (this.#session === s) this.#emit('local-candidate', { sessionId: local.id, candidate });
@@ -346,10 +300,7 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
       }
     });
     agent.setRemoteCredentials({ ufrag: remote.ufrag, pwd: remote.pwd });
-    this.#purgeExpired();
-    const mine = this.#buffer.filter((b) => b.sessionId === remote.sessionId);
-    this.#buffer = this.#buffer.filter((b) => b.sessionId !== remote.sessionId);
-    for (const b of mine) this.#apply(s, b.candidate);
+    for (const candidate of this.#buffer.take(remote.sessionId)) this.#apply(s, candidate);
     void this.#run(s);
   }
 
@@ -396,8 +347,7 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
     if (this.#session !== s || this.#closed) return;
     this.#session = undefined;
     s.ac.abort();
-    this.#stale.push(s.remoteId);
-    if (this.#stale.length > STALE_REMEMBERED) this.#stale.shift();
+    this.#buffer.markDead(s.remoteId);
     s.path?.end(error ? { reason, error } : { reason });
     this.#closeAgent(s.agent);
     this.#log.info('ice-session-end', { gen: s.gen, local: s.local.id, reason, connected: s.connected, error });
@@ -428,11 +378,6 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
     void p.finally(() => this.#closingAgents.delete(p));
   }
 
-  #purgeExpired(): void {
-    const now = this.#clock.monotonic();
-    this.#buffer = this.#buffer.filter((b) => b.expiresAt > now);
-  }
-
   #enqueue(task: () => void): void {
     this.#queue.add(task).catch((err) => this.#log.error('ice-worker-task-error', { error: err }));
   }
@@ -445,19 +390,4 @@ export class IceWorker extends EventEmitter<IceWorkerEvents> {
 
 function addr(c: CandidateAddress): string {
   return `${c.type} ${c.address}:${c.port}`;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-  return value;
-}
-
-function validateServer(name: string, server: HostPort | undefined): void {
-  if (server === undefined) return;
-  if (typeof server.host !== 'string' || server.host.length === 0)
-    throw new InvalidArgumentError(`${name}.host missing`);
-  if (!Number.isInteger(server.port) || server.port < 1 || server.port > 65535) {
-    throw new InvalidArgumentError(`${name}.port must be 1..65535`);
-  }
 }

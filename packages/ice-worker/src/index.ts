@@ -11,6 +11,14 @@ export type {
   SelectedPair,
   TurnServerConfig,
 } from './agent.js';
+export {
+  CANDIDATE_BUFFER_MAX,
+  CANDIDATE_BUFFER_TTL_MS,
+  CONNECT_TIMEOUT_MS,
+  DEAD_SESSIONS_REMEMBERED,
+  MAX_DATAGRAM_BYTES,
+  STUN_TIMEOUT_MS,
+} from './constants.js';
 export { IcePath, type IcePathKind } from './ice-path.js';
 export {
   type IceConnectedInfo,
@@ -19,8 +27,8 @@ export {
   type IceSessionRotatedInfo,
   IceWorker,
   type IceWorkerEvents,
-  type IceWorkerOptions,
 } from './ice-worker.js';
+export type { IceWorkerOptions } from './ice-worker-options.js';
 export { WeriftIceAgent, weriftAgentFactory } from './werift-agent.js';
 export {
   IceAgentError,

@@ -1,5 +1,4 @@
-import { abortReason, ClosedError, type Logger, raceAbort } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { abortReason, ClosedError, type Logger, raceAbort, TypedEmitter } from '@mesh/core';
 import { Candidate, type CandidatePair, CandidatePairState, Connection, type IceOptions, type IceState } from 'werift';
 import type { AddressFilter } from './address-filter.js';
 import type {
@@ -11,6 +10,7 @@ import type {
   IceAgentState,
   SelectedPair,
 } from './agent.js';
+import { STUN_TIMEOUT_MS } from './constants.js';
 import { IceAgentError, type IceCredentials } from './wire.js';
 
 type Address = readonly [string, number];
@@ -31,7 +31,7 @@ interface TappableProtocol {
 const CANDIDATE_TYPES: ReadonlySet<string> = new Set(['host', 'srflx', 'prflx', 'relay']);
 
 /** An IceAgent over werift's `Connection` (one per session; never restarted). */
-export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceAgent {
+export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceAgent {
   readonly credentials: IceCredentials;
   readonly #conn: Connection;
   readonly #excluded: AddressFilter;
@@ -64,7 +64,7 @@ export class WeriftIceAgent extends EventEmitter<IceAgentEvents> implements IceA
       useIpv6: config.discoverHostAddresses !== false,
       additionalHostAddresses: config.hostAddresses,
       portRange: config.portRange,
-      stunGatherTimeout: (config.stunTimeoutMs ?? 5000) / 1000,
+      stunGatherTimeout: (config.stunTimeoutMs ?? STUN_TIMEOUT_MS) / 1000,
       filterCandidatePair: (pair: CandidatePair) =>
         !excluded.excludes(pair.localCandidate.host) &&
         !excluded.excludes(pair.localCandidate.relatedAddress) &&

@@ -62,10 +62,10 @@ describe('IceWorker (FakeIceAgent, FakeClock)', () => {
     expect(ca?.sessionId).toBe(a.sessionId);
     expect(ca?.remoteSessionId).toBe(b.sessionId);
     expect(cb?.remoteSessionId).toBe(a.sessionId);
-    const got = onceEvent<[Buffer]>(cb!.path, 'data', { timeoutMs: 1000 });
+    const got = onceEvent(cb!.path, 'data', { timeoutMs: 1000 });
     expect(ca!.path.send(Buffer.from('hi'))).toBe(true);
     expect(String((await got)[0])).toBe('hi');
-    const back = onceEvent<[Buffer]>(ca!.path, 'data', { timeoutMs: 1000 });
+    const back = onceEvent(ca!.path, 'data', { timeoutMs: 1000 });
     cb!.path.send(Buffer.from('yo'));
     expect(String((await back)[0])).toBe('yo');
     expect(events(logA, 'session-rotated')).toEqual([]);
@@ -202,11 +202,14 @@ describe('IceWorker (FakeIceAgent, FakeClock)', () => {
     expect(agentsOf(b)[0]!.remoteCandidates).toEqual(['candidate:1 1 udp 1 10.99.0.77 4000 typ host']);
   });
 
-  it('drops candidates for a stale session', async () => {
+  it('drops candidates for a dead session', async () => {
     await connectBoth();
     const oldA = a.sessionId;
+    expect(b.isDeadRemoteSession(oldA)).toBe(false);
     a.resetSessionId();
     await offerRound(a, b);
+    expect(b.isDeadRemoteSession(oldA)).toBe(true);
+    expect(b.isDeadRemoteSession(a.sessionId)).toBe(false);
     await b.addRemoteCandidate({ sessionId: oldA, candidate: 'candidate:1 1 udp 1 10.99.0.88 4000 typ host' });
     expect(b.bufferedCandidates).toBe(0);
     expect(agentsOf(b)[1]!.remoteCandidates.join()).not.toContain('10.99.0.88');

@@ -1,11 +1,5 @@
 import { onceEvent } from '@mesh/core';
-import {
-  type IceAgent,
-  type IceAgentConfig,
-  type IceConnectedInfo,
-  type IceWorker,
-  weriftAgentFactory,
-} from '@mesh/ice-worker';
+import { type IceAgent, type IceAgentConfig, type IceWorker, weriftAgentFactory } from '@mesh/ice-worker';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loopbackAgentConfig } from './helpers/werift.js';
 import { offerRound, type Recorded, record, trickle, workerPair } from './helpers/workers.js';
@@ -21,7 +15,7 @@ function workers(connectTimeoutMs = 10_000) {
   return { a, b, agents };
 }
 
-const connected = (w: IceWorker) => onceEvent<[IceConnectedInfo]>(w, 'connected', { timeoutMs: 10_000 });
+const connected = (w: IceWorker) => onceEvent(w, 'connected', { timeoutMs: 10_000 });
 const count = (log: Recorded[], e: Recorded['event']) => log.filter((r) => r.event === e).length;
 
 type Resources = Record<string, number>;

@@ -6,8 +6,6 @@ import {
   AddressFilter,
   type IceAgent,
   type IceAgentConfig,
-  type IceConnectedInfo,
-  type IceSessionRotatedInfo,
   type IceWorker,
   newLocalSession,
   weriftAgentFactory,
@@ -34,7 +32,7 @@ function loopbackWorkers() {
   return { a, b, agents };
 }
 
-const connected = (w: IceWorker) => onceEvent<[IceConnectedInfo]>(w, 'connected', { timeoutMs: 10_000 });
+const connected = (w: IceWorker) => onceEvent(w, 'connected', { timeoutMs: 10_000 });
 
 describe('IceWorker over real werift (loopback)', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -55,17 +53,17 @@ describe('IceWorker over real werift (loopback)', () => {
     expect(ca.pair.local).toMatchObject({ type: 'host', address: '127.0.0.1' });
     expect(ca.pair.remote.address).toBe('127.0.0.1');
     expect(ca.pair.rttMs).toBeGreaterThanOrEqual(0);
-    const atB = onceEvent<[Buffer]>(cb.path, 'data', { timeoutMs: 5000 });
+    const atB = onceEvent(cb.path, 'data', { timeoutMs: 5000 });
     ca.path.send(Buffer.from('from a'));
     expect(String((await atB)[0])).toBe('from a');
-    const atA = onceEvent<[Buffer]>(ca.path, 'data', { timeoutMs: 5000 });
+    const atA = onceEvent(ca.path, 'data', { timeoutMs: 5000 });
     cb.path.send(Buffer.from('from b'));
     expect(String((await atA)[0])).toBe('from b');
     expect(agents).toHaveLength(2);
 
     // resetSessionId() on a, then an offer from a: both sides build new agents and connect again.
-    const rotatedA = onceEvent<[IceSessionRotatedInfo]>(a, 'session-rotated', { timeoutMs: 5000 });
-    const rotatedB = onceEvent<[IceSessionRotatedInfo]>(b, 'session-rotated', { timeoutMs: 5000 });
+    const rotatedA = onceEvent(a, 'session-rotated', { timeoutMs: 5000 });
+    const rotatedB = onceEvent(b, 'session-rotated', { timeoutMs: 5000 });
     const again = Promise.all([connected(a), connected(b)]);
     a.resetSessionId();
     expect((await rotatedA)[0].cause).toBe('reset');
@@ -78,7 +76,7 @@ describe('IceWorker over real werift (loopback)', () => {
     expect(cb.path.closed).toBe(true);
     expect(agents).toHaveLength(4);
     expect(agents.slice(0, 2).map((x) => x.state)).toEqual(['closed', 'closed']);
-    const atB2 = onceEvent<[Buffer]>(cb2.path, 'data', { timeoutMs: 5000 });
+    const atB2 = onceEvent(cb2.path, 'data', { timeoutMs: 5000 });
     ca2.path.send(Buffer.from('again'));
     expect(String((await atB2)[0])).toBe('again');
   });

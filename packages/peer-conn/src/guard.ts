@@ -1,4 +1,5 @@
 import { Backoff, type Clock, cryptoRandom, type Timer } from '@mesh/core';
+import { GUARD_CAP_MIN_MS, GUARD_CAP_SPREAD_MS, GUARD_INITIAL_MS, GUARD_JITTER } from './constants.js';
 
 export interface GuardOptions {
   clock: Clock;
@@ -28,13 +29,13 @@ export class Guard {
   constructor(options: GuardOptions) {
     const random = options.random ?? cryptoRandom;
     // floor, not round: the cap stays inside [30 s, 45 s) even for random() just under 1.
-    const maxMs = options.maxMs ?? Math.floor(30_000 + 15_000 * random());
+    const maxMs = options.maxMs ?? Math.floor(GUARD_CAP_MIN_MS + GUARD_CAP_SPREAD_MS * random());
     this.#clock = options.clock;
     this.#backoff = new Backoff({
-      initial: options.initialMs ?? 800,
+      initial: options.initialMs ?? GUARD_INITIAL_MS,
       multiplier: 2,
       max: maxMs,
-      jitter: options.jitter ?? 0.1,
+      jitter: options.jitter ?? GUARD_JITTER,
       random,
     });
     this.#onTick = options.onTick;

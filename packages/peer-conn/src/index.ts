@@ -1,3 +1,5 @@
+/** Moved to `@mesh/core`; re-exported so existing imports keep working. */
+export type { Signaler, SignalerEvents } from '@mesh/core';
 export { PeerConnErrorCodes, SignalMessageError } from './errors.js';
 export { Guard, type GuardOptions } from './guard.js';
 export {
@@ -11,17 +13,15 @@ export {
   SIGNAL_PROTOCOL_VERSION,
   type SignalMessage,
 } from './messages.js';
+export { PeerConn } from './peer-conn.js';
 export {
   type DevicePort,
   PATH_PRIORITY,
   type PathChangedInfo,
   type PathKind,
-  PeerConn,
   type PeerConnCounters,
   type PeerConnEvents,
   type PeerConnOptions,
   type PeerConnStatus,
-  type RelayExistsPolicy,
   type RelayPort,
-} from './peer-conn.js';
-export type { Signaler, SignalerEvents } from './signaler.js';
+} from './types.js';

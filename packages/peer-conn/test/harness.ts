@@ -16,8 +16,9 @@ import type { RelayClientFactory } from '@mesh/relay-manager';
 import { RelayManager } from '@mesh/relay-manager';
 import { type FakeRelayClient, FakeRelayNetwork } from '@mesh/relay-manager/testing';
 import { PeerEndpoint } from '@mesh/wg-control';
-import { PeerConn, type PeerConnOptions, type RelayExistsPolicy, type SignalMessage } from '../src/index.js';
-import { FakeWireGuard, MemorySignalHub } from '../src/testing/index.js';
+import { FakeWireGuard } from '@mesh/wg-control/testing';
+import { PeerConn, type PeerConnOptions, type SignalMessage } from '../src/index.js';
+import { MemorySignalHub, type RelayExistsPolicy, withRelayExistsPolicy } from '../src/testing/index.js';
 
 export function newKey(): PeerKey {
   const { publicKey } = generateKeyPairSync('x25519');
@@ -118,7 +119,7 @@ export async function makePair(options: PairOptions = {}) {
       });
       await manager.start();
     }
-    const conn = new PeerConn({
+    const connOptions: PeerConnOptions = {
       localKey: key,
       remoteKey: remote,
       device: wg,
@@ -140,9 +141,9 @@ export async function makePair(options: PairOptions = {}) {
       clock,
       logger: log.child({ side: tag }),
       watcher: options.watcher ?? { firstHandshakeTimeoutMs: 30_000, staleAfterMs: 45_000 },
-      ...(options.policy ? { relayExistsPolicy: options.policy } : {}),
       ...(options.relayUnreachableTtlMs ? { relayUnreachableTtlMs: options.relayUnreachableTtlMs } : {}),
-    });
+    };
+    const conn = new PeerConn(options.policy ? withRelayExistsPolicy(connOptions, options.policy) : connOptions);
     const events: Side['events'] = [];
     for (const type of ['path-changed', 'stale-marked', 'session-rotated', 'recovered', 'error'] as const) {
       conn.on(type, (info: unknown) => events.push({ type, at: clock.monotonic(), info }));

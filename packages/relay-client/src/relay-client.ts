@@ -7,21 +7,37 @@ import {
   PeerKey,
   silentLogger,
   systemClock,
-  TimeoutError,
   type Timer,
+  TypedEmitter,
   toError,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
 import WebSocket from 'ws';
-import { EarlyMessageBuffer } from './early-buffer.js';
+import { type ConnEntry, ConnTable, finishEntry } from './conn-table.js';
+import {
+  AUTH_TIMEOUT_MS,
+  CLOSE_FLUSH_MS,
+  DIAL_TIMEOUT_MS,
+  EARLY_BUFFER_MAX_PEERS,
+  EARLY_BUFFER_TTL_MS,
+  HEALTHCHECK_INTERVAL_MS,
+  HEALTHCHECK_TIMEOUT_MS,
+  KEEPALIVE_IDLE_MS,
+  KNOWN_KEYS,
+  MAX_BUFFERED_BYTES,
+  OPEN_TIMEOUT_MS,
+  PONG_TIMEOUT_MS,
+  RECEIVE_QUEUE_SIZE,
+} from './constants.js';
 import {
   ConnAlreadyExistsError,
   PeerNotOnlineError,
-  RelayAuthError,
-  RelayConnectError,
   RelayDisconnectedError,
   RelayNotConnectedError,
 } from './errors.js';
+import type { RelayClientEvents, RelayDisconnectCause } from './events.js';
+import { cut, handshake, silence } from './handshake.js';
+import { Liveness } from './liveness.js';
+import { type RelayClientOptions, tokenBytes } from './options.js';
 import {
   decodeServerMessage,
   encodeAuth,
@@ -31,138 +47,30 @@ import {
   encodeTransport,
   type ServerMessage,
 } from './protocol/codec.js';
-import { MAX_MESSAGE_SIZE } from './protocol/constants.js';
 import { RelayProtocolError } from './protocol/errors.js';
 import { PeerId } from './protocol/peer-id.js';
-import { RelayConn, type RelayConnCloseReason, type RelayConnOwner } from './relay-conn.js';
+import { RelayConn, type RelayConnOwner } from './relay-conn.js';
 import { relayWebSocketUrl } from './url.js';
 
-/** A token: the binary v2 token, its base64 text, or a function returning either (called at connect). */
-export type RelayTokenSource = Uint8Array | string | (() => Uint8Array | string);
-
-export interface RelayClientOptions {
-  /** `rel://host:port`, `rels://host:port`, `ws://…` or `wss://…` (the path is always `/relay`). */
-  url: string;
-  localKey: PeerKey;
-  token: RelayTokenSource;
-  clock?: Clock;
-  logger?: Logger;
-  /** Bound on opening the WebSocket (default 30 s, as NetBird's dial). */
-  dialTimeoutMs?: number;
-  /** Bound on the auth reply once the socket is open (default 8 s). */
-  authTimeoutMs?: number;
-  /** Bound on waiting for the remote peer to come online in `openConn` (default 30 s). */
-  openTimeoutMs?: number;
-  /**
-   * Watchdog: the server pings every `intervalMs` (25 s); if no ping arrives within a window of
-   * `intervalMs + timeoutMs` (35 s) the connection is declared dead.
-   */
-  healthCheck?: { intervalMs?: number; timeoutMs?: number };
-  /**
-   * Socket liveness (an RFC 6455 ping, which every WebSocket server answers: ours and NetBird's).
-   * When the client sends while nothing has arrived for `idleMs` (2 s), it pings; when then nothing
-   * at all arrives within `pongTimeoutMs` (3 s) the socket is dead (`disconnected`, cause
-   * `ping-timeout`). Finds a half-open socket in seconds instead of the health-check window.
-   */
-  keepalive?: { idleMs?: number; pongTimeoutMs?: number };
-  /** Per-conn receive queue while opening (default 100). */
-  receiveQueueSize?: number;
-  /** Early messages: newest per peer, kept `ttlMs` (5 s) for at most `maxPeers` (10,000) peers. */
-  earlyBuffer?: { ttlMs?: number; maxPeers?: number };
-  /** `send()` returns false while the socket has this many unsent bytes (default 1 MiB). */
-  maxBufferedBytes?: number;
-  /** TLS options for `rels://`/`wss://` (e.g. a test CA). */
-  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string };
-}
-
-/** Why the server connection ended. */
-export type RelayDisconnectCause =
-  /** The server sent a close message (graceful shutdown). */
-  | 'server-close'
-  /** The socket closed or failed. */
-  | 'socket-closed'
-  /** No health check within the watchdog window. */
-  | 'healthcheck-timeout'
-  /** A WebSocket ping got no answer (nor anything else) within `keepalive.pongTimeoutMs`: half-open. */
-  | 'ping-timeout'
-  /** The server sent something this client cannot accept. */
-  | 'protocol-error';
-
-export interface RelayPeerEvent {
-  peerKey: PeerKey;
-  peerId: PeerId;
-}
-
-export interface RelayClientEvents {
-  /**
-   * The server connection was lost (not emitted for `close()`). Every conn has already closed with
-   * reason `relay-disconnected`. The client is finished: a new one must be made to reconnect.
-   */
-  disconnected: (info: { cause: RelayDisconnectCause; error?: Error }) => void;
-  /** The server reported a subscribed peer online. */
-  'peer-online': (info: RelayPeerEvent) => void;
-  /** The server reported a subscribed peer offline; its conn (if any) is already closed and removed. */
-  'peer-offline': (info: RelayPeerEvent) => void;
-}
-
-interface Entry {
-  conn: RelayConn;
-  /** Set while openConn waits for the peer to come online. */
-  waiter?: { resolve: () => void; reject: (err: Error) => void };
-}
-
-interface PendingPing {
-  deadline: Timer;
-  waiters: Array<(alive: boolean) => void>;
-}
-
-/** How long close() lets the close message flush before cutting the socket. */
-const CLOSE_FLUSH_MS = 1_000;
-
 type State = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
-
-const DEFAULTS = {
-  dialTimeoutMs: 30_000,
-  authTimeoutMs: 8_000,
-  openTimeoutMs: 30_000,
-  intervalMs: 25_000,
-  timeoutMs: 10_000,
-  receiveQueueSize: 100,
-  earlyTtlMs: 5_000,
-  earlyMaxPeers: 10_000,
-  maxBufferedBytes: 1 << 20,
-  knownKeys: 4_096,
-  keepaliveIdleMs: 2_000,
-  pongTimeoutMs: 3_000,
-};
 
 /**
  * One connection to one relay server (NetBird relay protocol v1 over WebSocket), carrying one
  * RelayConn per remote peer. Single use: after `disconnected` or `close()` make a new client.
  */
-export class RelayClient extends EventEmitter<RelayClientEvents> {
+export class RelayClient extends TypedEmitter<RelayClientEvents> {
   readonly url: string;
   readonly localKey: PeerKey;
   readonly localPeerId: PeerId;
   readonly #opts: RelayClientOptions;
   readonly #clock: Clock;
   #log: Logger;
-  readonly #entries = new Map<string, Entry>();
-  /** id key → PeerKey of peers we subscribed to (bounded), so notifications can name the key. */
-  readonly #known = new Map<string, PeerKey>();
-  readonly #early: EarlyMessageBuffer;
+  readonly #table: ConnTable;
+  readonly #liveness: Liveness;
   readonly #owner: RelayConnOwner;
   #ws: WebSocket | undefined;
   #state: State = 'idle';
   #instanceUrl: string | undefined;
-  #watchdog: Timer | undefined;
-  #alive = false;
-  /** Monotonic time anything (a frame or a pong) last arrived. */
-  #lastRxAt = 0;
-  /** The ping in flight: its pong deadline and the `checkAlive` callers waiting on it. */
-  #ping: PendingPing | undefined;
-  readonly #idleMs: number;
-  readonly #pongTimeoutMs: number;
   #connecting: Promise<void> | undefined;
   /** Rejects the connect in progress (close() while connecting). */
   #failConnect: ((err: Error) => void) | undefined;
@@ -176,20 +84,28 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.localPeerId = PeerId.fromKey(this.localKey);
     this.#clock = options.clock ?? systemClock;
     this.#log = (options.logger ?? silentLogger).child({ relay: options.url });
-    this.#early = new EarlyMessageBuffer(
-      options.earlyBuffer?.ttlMs ?? DEFAULTS.earlyTtlMs,
-      options.earlyBuffer?.maxPeers ?? DEFAULTS.earlyMaxPeers,
-      () => this.#clock.monotonic(),
+    this.#table = new ConnTable(
+      {
+        ttlMs: options.earlyBuffer?.ttlMs ?? EARLY_BUFFER_TTL_MS,
+        maxPeers: options.earlyBuffer?.maxPeers ?? EARLY_BUFFER_MAX_PEERS,
+        now: () => this.#clock.monotonic(),
+      },
+      KNOWN_KEYS,
     );
     this.#owner = {
       write: (peerId, payload) => this.#write(peerId, payload),
       release: (conn) => this.#release(conn),
     };
-    this.#idleMs = positive('keepalive.idleMs', options.keepalive?.idleMs ?? DEFAULTS.keepaliveIdleMs);
-    this.#pongTimeoutMs = positive(
-      'keepalive.pongTimeoutMs',
-      options.keepalive?.pongTimeoutMs ?? DEFAULTS.pongTimeoutMs,
-    );
+    const { intervalMs = HEALTHCHECK_INTERVAL_MS, timeoutMs = HEALTHCHECK_TIMEOUT_MS } = options.healthCheck ?? {};
+    this.#liveness = new Liveness({
+      clock: this.#clock,
+      intervalMs,
+      timeoutMs,
+      idleMs: positive('keepalive.idleMs', options.keepalive?.idleMs ?? KEEPALIVE_IDLE_MS),
+      pongTimeoutMs: positive('keepalive.pongTimeoutMs', options.keepalive?.pongTimeoutMs ?? PONG_TIMEOUT_MS),
+      ping: () => this.#ws?.ping(),
+      dead: (cause, error) => this.#disconnect(cause, error),
+    });
   }
 
   /** The server's instance URL from the auth reply (undefined before connect). */
@@ -203,7 +119,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   /** Early messages and conn-level drops, for status and tests. */
   get earlyDropped(): number {
-    return this.#early.dropped;
+    return this.#table.earlyDropped;
   }
 
   /**
@@ -229,79 +145,31 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
 
   async #connect(signal: AbortSignal | undefined): Promise<void> {
     this.#state = 'connecting';
-    let ws: WebSocket | undefined;
-    let timer: Timer | undefined;
-    let onAbort: (() => void) | undefined;
     try {
-      const auth = encodeAuth(this.localPeerId, this.#token());
-      const socket = new WebSocket(relayWebSocketUrl(this.url), {
-        perMessageDeflate: false,
-        maxPayload: MAX_MESSAGE_SIZE,
-        ...this.#opts.tls,
+      const attempt = handshake({
+        url: this.url,
+        auth: encodeAuth(this.localPeerId, tokenBytes(this.#opts.token)),
+        tls: this.#opts.tls,
+        clock: this.#clock,
+        dialTimeoutMs: this.#opts.dialTimeoutMs ?? DIAL_TIMEOUT_MS,
+        authTimeoutMs: this.#opts.authTimeoutMs ?? AUTH_TIMEOUT_MS,
+        signal,
+        established: (socket, instanceUrl) => this.#established(socket, instanceUrl),
       });
-      ws = socket;
-      this.#ws = socket;
-      let phase: 'dial' | 'auth' = 'dial';
-      await new Promise<void>((resolve, reject) => {
-        const arm = (ms: number, what: string) => {
-          timer?.cancel();
-          timer = this.#clock.setTimeout(() => reject(new TimeoutError(`relay ${what} timed out after ${ms} ms`)), ms);
-        };
-        this.#failConnect = reject;
-        onAbort = () => reject(abortReason(signal!));
-        if (signal?.aborted) return onAbort();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        arm(this.#opts.dialTimeoutMs ?? DEFAULTS.dialTimeoutMs, 'dial');
-        socket.on('unexpected-response', (_req, res) => {
-          reject(new RelayConnectError(`relay ${this.url} answered HTTP ${res.statusCode} instead of a WebSocket`));
-        });
-        socket.on('error', (err) => {
-          if (phase === 'dial') {
-            reject(new RelayConnectError(`cannot connect to relay ${this.url}: ${err.message}`, { cause: err }));
-          } else reject(new RelayAuthError(`relay ${this.url} failed during auth: ${err.message}`, { cause: err }));
-        });
-        socket.on('close', () => {
-          reject(
-            phase === 'dial'
-              ? new RelayConnectError(`relay ${this.url} closed the connection while dialling`)
-              : new RelayAuthError(`relay ${this.url} closed the connection without an auth reply (token rejected?)`),
-          );
-        });
-        socket.on('open', () => {
-          phase = 'auth';
-          arm(this.#opts.authTimeoutMs ?? DEFAULTS.authTimeoutMs, 'auth reply');
-          socket.send(auth, { binary: true });
-        });
-        socket.once('message', (data: Buffer, isBinary: boolean) => {
-          try {
-            this.#established(socket, authReply(data, isBinary));
-            resolve();
-          } catch (err) {
-            reject(err);
-          }
-        });
-      });
+      this.#ws = attempt.socket;
+      this.#failConnect = attempt.fail;
+      await attempt.done;
     } catch (err) {
-      if (ws) {
-        ws.removeAllListeners();
-        ws.on('error', () => {});
-        ws.terminate();
-      }
       this.#ws = undefined;
       if (this.#state === 'connecting') this.#state = 'idle';
       this.#log.debug('relay-connect-failed', { error: toError(err) });
       throw err;
     } finally {
-      timer?.cancel();
       this.#failConnect = undefined;
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  /**
-   * Switches the socket to the connected handlers synchronously inside the auth reply's message event,
-   * so frames that arrived in the same chunk (forwarded transport, say) are not lost.
-   */
+  /** Switches the socket to the connected handlers (inside the auth reply's message event). */
   #established(ws: WebSocket, instanceUrl: string): void {
     this.#instanceUrl = instanceUrl;
     this.#log = this.#log.child({ instance: instanceUrl });
@@ -309,20 +177,13 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     ws.on('error', (err) => this.#disconnect('socket-closed', err));
     ws.on('close', () => this.#disconnect('socket-closed'));
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.#received();
+      this.#liveness.received();
       this.#onFrame(data, isBinary);
     });
-    ws.on('pong', () => this.#received());
-    this.#lastRxAt = this.#clock.monotonic();
+    ws.on('pong', () => this.#liveness.received());
     this.#state = 'connected';
-    this.#startWatchdog();
+    this.#liveness.start(instanceUrl);
     this.#log.info('relay-connected');
-  }
-
-  #token(): Buffer {
-    const src = this.#opts.token;
-    const value = typeof src === 'function' ? src() : src;
-    return typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.from(value);
   }
 
   /**
@@ -335,7 +196,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const key = PeerKey.from(peerKey);
     if (this.#state !== 'connected' || !this.#instanceUrl) throw new RelayNotConnectedError();
     const id = PeerId.fromKey(key);
-    if (this.#entries.has(id.key)) throw new ConnAlreadyExistsError(key.toShortString());
+    if (this.#table.has(id)) throw new ConnAlreadyExistsError(key.toShortString());
     const { signal } = options;
     if (signal?.aborted) throw abortReason(signal);
     const conn = new RelayConn({
@@ -343,15 +204,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       peerKey: key,
       peerId: id,
       serverUrl: this.#instanceUrl,
-      receiveQueueSize: this.#opts.receiveQueueSize ?? DEFAULTS.receiveQueueSize,
+      receiveQueueSize: this.#opts.receiveQueueSize ?? RECEIVE_QUEUE_SIZE,
       now: () => this.#clock.now(),
     });
-    const entry: Entry = { conn };
-    this.#entries.set(id.key, entry);
-    this.#remember(id, key);
-    const early = this.#early.pop(id.key);
-    if (early) conn.deliver(early);
-    const ms = this.#opts.openTimeoutMs ?? DEFAULTS.openTimeoutMs;
+    const entry: ConnEntry = { conn };
+    this.#table.add(id, key, entry);
+    const ms = this.#opts.openTimeoutMs ?? OPEN_TIMEOUT_MS;
     let timer: Timer | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -363,10 +221,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
         this.#sendList('subscribe', [id]);
       });
     } catch (err) {
-      if (this.#entries.get(id.key) === entry) {
-        this.#entries.delete(id.key);
-        this.#sendList('unsubscribe', [id]);
-      }
+      if (this.#table.remove(id, entry)) this.#sendList('unsubscribe', [id]);
       conn.end({ reason: 'local', error: toError(err) });
       throw err;
     } finally {
@@ -382,27 +237,26 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   /** Closes and removes the entry for `peerKey` (open or still opening). True when there was one. */
   closeConnByPeerKey(peerKey: PeerKey | string): boolean {
     const id = PeerId.fromKey(PeerKey.from(peerKey));
-    const entry = this.#entries.get(id.key);
+    const entry = this.#table.take(id);
     if (!entry) return false;
-    this.#entries.delete(id.key);
     this.#sendList('unsubscribe', [id]);
-    this.#finish(entry, 'closed-by-key', new ClosedError('the relay conn was closed by key while opening'));
+    finishEntry(entry, 'closed-by-key', new ClosedError('the relay conn was closed by key while opening'));
     return true;
   }
 
   /** True when an entry (open or opening) exists for `peerKey`. */
   hasConn(peerKey: PeerKey | string): boolean {
-    return this.#entries.has(PeerId.fromKey(PeerKey.from(peerKey)).key);
+    return this.#table.has(PeerId.fromKey(PeerKey.from(peerKey)));
   }
 
   /** The open conns (entries still waiting for their peer are not included). */
   conns(): RelayConn[] {
-    return [...this.#entries.values()].filter((e) => !e.waiter).map((e) => e.conn);
+    return this.#table.openConns();
   }
 
   /** Number of entries, open or opening (what idle cleanup looks at). */
   get connCount(): number {
-    return this.#entries.size;
+    return this.#table.size;
   }
 
   /**
@@ -416,19 +270,7 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#state !== 'connected') return Promise.resolve(false);
-    const ping = this.#sendPing();
-    return new Promise<boolean>((resolve, reject) => {
-      const onAbort = () => {
-        ping.waiters.splice(ping.waiters.indexOf(done), 1);
-        reject(abortReason(signal!));
-      };
-      const done = (alive: boolean) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(alive);
-      };
-      ping.waiters.push(done);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.#liveness.check(signal);
   }
 
   /**
@@ -444,13 +286,12 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const ws = this.#ws;
     this.#ws = undefined;
     if (ws) {
-      ws.removeAllListeners();
-      ws.on('error', () => {});
+      silence(ws);
       if (wasConnected && ws.readyState === WebSocket.OPEN) {
         // The close message gets a moment to leave; a socket that cannot take it is cut anyway.
-        const cut = this.#clock.setTimeout(() => ws.terminate(), CLOSE_FLUSH_MS);
+        const flushed = this.#clock.setTimeout(() => ws.terminate(), CLOSE_FLUSH_MS);
         ws.send(encodeClose(), { binary: true }, () => {
-          cut.cancel();
+          flushed.cancel();
           ws.terminate();
         });
       } else {
@@ -461,20 +302,9 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.removeAllListeners();
   }
 
-  #teardown(reason: RelayConnCloseReason, error: Error): void {
-    this.#watchdog?.cancel();
-    this.#watchdog = undefined;
-    this.#settlePing(false);
-    const entries = [...this.#entries.values()];
-    this.#entries.clear();
-    this.#early.clear();
-    this.#known.clear();
-    for (const e of entries) this.#finish(e, reason, error);
-  }
-
-  #finish(entry: Entry, reason: RelayConnCloseReason, error: Error): void {
-    if (entry.waiter) entry.waiter.reject(error);
-    else entry.conn.end(reason === 'relay-disconnected' ? { reason, error } : { reason });
+  #teardown(reason: 'client-closed' | 'relay-disconnected', error: Error): void {
+    this.#liveness.stop();
+    this.#table.clear(reason, error);
   }
 
   #disconnect(cause: RelayDisconnectCause, error?: Error): void {
@@ -485,58 +315,9 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     this.#teardown('relay-disconnected', err);
     const ws = this.#ws;
     this.#ws = undefined;
-    if (ws) {
-      ws.removeAllListeners();
-      ws.on('error', () => {});
-      ws.terminate();
-    }
+    if (ws) cut(ws);
     this.emit('disconnected', error ? { cause, error } : { cause });
     this.removeAllListeners();
-  }
-
-  #startWatchdog(): void {
-    const { intervalMs = DEFAULTS.intervalMs, timeoutMs = DEFAULTS.timeoutMs } = this.#opts.healthCheck ?? {};
-    this.#alive = false;
-    this.#watchdog = this.#clock.setInterval(() => {
-      if (this.#alive) {
-        this.#alive = false;
-        return;
-      }
-      this.#disconnect('healthcheck-timeout');
-    }, intervalMs + timeoutMs);
-  }
-
-  /** Anything arrived: the socket delivers. */
-  #received(): void {
-    this.#lastRxAt = this.#clock.monotonic();
-    this.#settlePing(true);
-  }
-
-  /** We are sending into silence: a half-open socket looks exactly like this, so ask. */
-  #keepalive(): void {
-    if (!this.#ping && this.#clock.monotonic() - this.#lastRxAt >= this.#idleMs) this.#sendPing();
-  }
-
-  #sendPing(): PendingPing {
-    if (this.#ping) return this.#ping;
-    const deadline = this.#clock.setTimeout(() => {
-      this.#disconnect(
-        'ping-timeout',
-        new TimeoutError(`relay ${this.#instanceUrl} sent nothing within ${this.#pongTimeoutMs} ms of a ping`),
-      );
-    }, this.#pongTimeoutMs);
-    const ping: PendingPing = { deadline, waiters: [] };
-    this.#ping = ping;
-    this.#ws?.ping();
-    return ping;
-  }
-
-  #settlePing(alive: boolean): void {
-    const ping = this.#ping;
-    if (!ping) return;
-    this.#ping = undefined;
-    ping.deadline.cancel();
-    for (const resolve of ping.waiters) resolve(alive);
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
@@ -551,14 +332,11 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
       return;
     }
     switch (msg.type) {
-      case 'transport': {
-        const entry = this.#entries.get(msg.peerId.key);
-        if (entry) entry.conn.deliver(msg.payload);
-        else this.#early.put(msg.peerId.key, msg.payload);
+      case 'transport':
+        this.#table.deliver(msg.peerId, msg.payload);
         return;
-      }
       case 'healthcheck':
-        this.#alive = true;
+        this.#liveness.healthCheck();
         this.#ws?.send(encodeHealthCheck(), { binary: true });
         return;
       case 'peers-online':
@@ -577,53 +355,43 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
   }
 
   #onOnline(id: PeerId): void {
-    const entry = this.#entries.get(id.key);
-    entry?.waiter?.resolve();
-    const peerKey = this.#known.get(id.key);
+    this.#table.get(id)?.waiter?.resolve();
+    const peerKey = this.#table.keyOf(id);
     if (peerKey) this.emit('peer-online', { peerKey, peerId: id });
   }
 
   #onOffline(ids: PeerId[]): void {
     const removed: PeerId[] = [];
     for (const id of ids) {
-      const entry = this.#entries.get(id.key);
+      const entry = this.#table.get(id);
       // An entry still waiting for its peer stays: the peer may come online within the bound.
       if (!entry || entry.waiter) continue;
-      this.#entries.delete(id.key);
+      this.#table.take(id);
       removed.push(id);
       entry.conn.end({ reason: 'peer-offline' });
     }
     if (removed.length > 0) this.#sendList('unsubscribe', removed);
     for (const id of ids) {
-      const peerKey = this.#known.get(id.key);
+      const peerKey = this.#table.keyOf(id);
       if (peerKey) this.emit('peer-offline', { peerKey, peerId: id });
-    }
-  }
-
-  #remember(id: PeerId, key: PeerKey): void {
-    this.#known.delete(id.key);
-    this.#known.set(id.key, key);
-    if (this.#known.size > DEFAULTS.knownKeys) {
-      const oldest = this.#known.keys().next().value;
-      if (oldest !== undefined) this.#known.delete(oldest);
     }
   }
 
   #write(peerId: PeerId, payload: Uint8Array): boolean {
     const ws = this.#ws;
     if (this.#state !== 'connected' || !ws) return false;
-    const entry = this.#entries.get(peerId.key);
+    const entry = this.#table.get(peerId);
     if (!entry || entry.waiter) return false;
-    if (ws.bufferedAmount > (this.#opts.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes)) return false;
+    if (ws.bufferedAmount > (this.#opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES)) return false;
     ws.send(encodeTransport(peerId, payload), { binary: true });
-    this.#keepalive();
+    this.#liveness.sent();
     return true;
   }
 
   #release(conn: RelayConn): void {
-    const entry = this.#entries.get(conn.peerId.key);
+    const entry = this.#table.get(conn.peerId);
     if (entry?.conn !== conn) return;
-    this.#entries.delete(conn.peerId.key);
+    this.#table.take(conn.peerId);
     this.#sendList('unsubscribe', [conn.peerId]);
   }
 
@@ -631,24 +399,11 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     const ws = this.#ws;
     if (this.#state !== 'connected' || !ws) return;
     for (const frame of encodePeerIdList(type, ids)) ws.send(frame, { binary: true });
-    this.#keepalive();
+    this.#liveness.sent();
   }
 }
 
 function positive(name: string, value: number): number {
   if (!(Number.isFinite(value) && value > 0)) throw new InvalidArgumentError(`${name} must be > 0, got ${value}`);
   return value;
-}
-
-/** The instance URL from the first server message, which must be an auth response. */
-function authReply(data: Buffer, isBinary: boolean): string {
-  if (!isBinary) throw new RelayAuthError('relay answered auth with a text message');
-  let msg: ServerMessage;
-  try {
-    msg = decodeServerMessage(data);
-  } catch (err) {
-    throw new RelayAuthError(`bad auth reply: ${toError(err).message}`, { cause: err });
-  }
-  if (msg.type !== 'auth-response') throw new RelayAuthError(`relay answered auth with ${msg.type}`);
-  return msg.instanceUrl;
 }

@@ -5,8 +5,8 @@ import {
   type PathCounters,
   PathStats,
   type PeerKey,
+  TypedEmitter,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
 import { MAX_TRANSPORT_PAYLOAD } from './protocol/constants.js';
 import type { PeerId } from './protocol/peer-id.js';
 
@@ -37,7 +37,7 @@ export interface RelayConnOwner {
  * the turn after `openConn` resolves, so the caller can attach listeners) up to `receiveQueueSize`
  * payloads wait, beyond that they are dropped and counted in `rxDropped`.
  */
-export class RelayConn extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class RelayConn extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind = 'relay';
   readonly peerKey: PeerKey;
   readonly peerId: PeerId;

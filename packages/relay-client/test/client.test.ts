@@ -64,7 +64,7 @@ describe('RelayClient against a scripted server', () => {
     const c = await connected(server);
     await server.frames(2); // the echo of the health check
     const conn = await open(server, c, peer);
-    const [got] = await onceEvent<[Buffer]>(conn, 'data', { timeoutMs: 5000 });
+    const [got] = await onceEvent(conn, 'data', { timeoutMs: 5000 });
     expect(String(got)).toBe('right behind');
   });
 
@@ -83,7 +83,7 @@ describe('RelayClient against a scripted server', () => {
     const conn = await open(server, c, peer);
     for (const junk of ['', '02', '0100', '01ff', '0108', '010a00', '0106']) server.send(Buffer.from(junk, 'hex'));
     server.socket!.send('text frame');
-    const got = onceEvent<[Buffer]>(conn, 'data', { timeoutMs: 5000 });
+    const got = onceEvent(conn, 'data', { timeoutMs: 5000 });
     server.send(encodeTransport(PeerId.fromKey(peer), Buffer.from('still here')));
     expect(String((await got)[0])).toBe('still here');
     expect(c.connected).toBe(true);
@@ -119,7 +119,7 @@ describe('RelayClient against a scripted server', () => {
     await server.frames(2); // the echo proves the transports before it were read
     await clock.advance(3000);
     const conn1 = await open(server, c, p1);
-    const [first] = await onceEvent<[Buffer]>(conn1, 'data', { timeoutMs: 5000 });
+    const [first] = await onceEvent(conn1, 'data', { timeoutMs: 5000 });
     expect(String(first)).toBe('newest');
     await clock.advance(2001); // p2's message is now 5,001 ms old
     const conn2 = await open(server, c, p2);
@@ -162,8 +162,8 @@ describe('RelayClient against a scripted server', () => {
     const c = await connected(server);
     const peer = key();
     const conn = await open(server, c, peer);
-    const closed = onceEvent<[{ reason: string }]>(conn, 'close', { timeoutMs: 5000 });
-    const event = onceEvent<[{ peerKey: PeerKey }]>(c, 'peer-offline', { timeoutMs: 5000 });
+    const closed = onceEvent(conn, 'close', { timeoutMs: 5000 });
+    const event = onceEvent(c, 'peer-offline', { timeoutMs: 5000 });
     server.send(encodePeerIdList('peers-offline', [PeerId.fromKey(peer)])[0]!);
     expect((await closed)[0].reason).toBe('peer-offline');
     expect((await event)[0].peerKey.equals(peer)).toBe(true);
@@ -176,8 +176,8 @@ describe('RelayClient against a scripted server', () => {
     const server = await ScriptedServer.start();
     const c = await connected(server);
     const conn = await open(server, c, key());
-    const closed = onceEvent<[{ reason: string; error?: Error }]>(conn, 'close', { timeoutMs: 5000 });
-    const lost = onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 5000 });
+    const closed = onceEvent(conn, 'close', { timeoutMs: 5000 });
+    const lost = onceEvent(c, 'disconnected', { timeoutMs: 5000 });
     server.send(encodeClose());
     expect((await lost)[0].cause).toBe('server-close');
     const [info] = await closed;
@@ -212,8 +212,8 @@ describe('RelayClient against a scripted server', () => {
     const server = await ScriptedServer.start(undefined, '/relay', false);
     const c = await connected(server, { clock, keepalive: { idleMs: 5_000, pongTimeoutMs: 4_000 } });
     const conn = await open(server, c, key());
-    const lost = onceEvent<[{ cause: string; error?: Error }]>(c, 'disconnected', { timeoutMs: 5000 });
-    const closed = onceEvent<[{ reason: string }]>(conn, 'close', { timeoutMs: 5000 });
+    const lost = onceEvent(c, 'disconnected', { timeoutMs: 5000 });
+    const closed = onceEvent(conn, 'close', { timeoutMs: 5000 });
     await clock.advance(4_999);
     conn.send(Buffer.from('x'));
     await clock.advance(1);
@@ -237,7 +237,7 @@ describe('RelayClient against a scripted server', () => {
 
     const silent = await ScriptedServer.start(undefined, '/relay', false);
     const d = await connected(silent, { clock });
-    const lost = onceEvent<[{ cause: string }]>(d, 'disconnected', { timeoutMs: 5000 });
+    const lost = onceEvent(d, 'disconnected', { timeoutMs: 5000 });
     const checks = [d.checkAlive(), d.checkAlive()];
     const ac = new AbortController();
     const aborted = d.checkAlive({ signal: ac.signal });

@@ -1,25 +1,27 @@
-import type { Clock, DatagramPath, Logger, PeerKey } from '@mesh/core';
+import type { Clock, DatagramPath, Logger, PeerKey, TypedEmitter } from '@mesh/core';
 
-/** Events the manager needs from a relay client (the shapes `RelayClient` emits). */
+/**
+ * Events the manager needs from a relay client (the shapes `RelayClient` emits). Declared as
+ * methods so that a client whose payloads say more (RelayClient's `cause` union, its `peerId`)
+ * still fits.
+ */
 export interface RelayClientLikeEvents {
   /**
    * The server connection died (never for a local `close()`). `cause` is a short stable string
    * (`socket-closed`, `server-close`, `healthcheck-timeout`, `ping-timeout`, …).
    */
-  disconnected: (info: { cause: string; error?: Error }) => void;
-  'peer-online': (info: { peerKey: PeerKey }) => void;
+  disconnected(info: { cause: string; error?: Error }): void;
+  'peer-online'(info: { peerKey: PeerKey }): void;
   /** The remote left the server; its conn (if any) is already closed and removed. */
-  'peer-offline': (info: { peerKey: PeerKey }) => void;
+  'peer-offline'(info: { peerKey: PeerKey }): void;
 }
-
-type Listener<E extends keyof RelayClientLikeEvents> = RelayClientLikeEvents[E];
 
 /**
  * What RelayManager needs from one connection to one relay server. `@mesh/relay-client`'s
  * `RelayClient` is the real one; `FakeRelayNetwork` (`@mesh/relay-manager/testing`) is an
  * in-memory one. Both pass `describeRelayClientContract`.
  */
-export interface RelayClientLike {
+export interface RelayClientLike extends Pick<TypedEmitter<RelayClientLikeEvents>, 'on' | 'off' | '~events'> {
   /** The server's exposed address (what peers put in offers); meaningful after `connect()`. */
   readonly instanceUrl: string | undefined;
   /** Dials and authenticates; resolves once the server accepted us. */
@@ -37,12 +39,6 @@ export interface RelayClientLike {
   hasConn(peer: PeerKey): boolean;
   /** Idempotent; closes every conn. */
   close(): void | Promise<void>;
-  on(event: 'disconnected', fn: Listener<'disconnected'>): unknown;
-  on(event: 'peer-online', fn: Listener<'peer-online'>): unknown;
-  on(event: 'peer-offline', fn: Listener<'peer-offline'>): unknown;
-  off(event: 'disconnected', fn: Listener<'disconnected'>): unknown;
-  off(event: 'peer-online', fn: Listener<'peer-online'>): unknown;
-  off(event: 'peer-offline', fn: Listener<'peer-offline'>): unknown;
 }
 
 export interface RelayClientFactoryOptions {

@@ -12,11 +12,5 @@ export {
   RelayNotStartedError,
   RelayStoppedError,
 } from './errors.js';
-export {
-  type HomeChangedInfo,
-  type ReconnectedInfo,
-  type RelayDisconnectedInfo,
-  RelayManager,
-  type RelayManagerEvents,
-  type RelayManagerOptions,
-} from './manager.js';
+export type { HomeChangedInfo, ReconnectedInfo, RelayDisconnectedInfo, RelayManagerEvents } from './events.js';
+export { RelayManager, type RelayManagerOptions } from './manager.js';

@@ -1,5 +1,5 @@
 import { onceEvent, type PeerKey } from '@mesh/core';
-import type { RelayDisconnectedInfo, RelayManager } from '@mesh/relay-manager';
+import type { RelayManager } from '@mesh/relay-manager';
 import { afterEach, describe, expect, it } from 'vitest';
 import { relayUrl, roundTrip, startBlackholeProxy, startManager, startServer } from './real-helpers.js';
 
@@ -39,7 +39,7 @@ describe('half-open relay sockets (real relay server behind a silencing proxy)',
     const [ab, ba] = await Promise.all([a.openConn(home, kb), b.openConn(home, ka)]);
     await roundTrip(ab, ba, 'before');
 
-    const lost = [a, b].map((m) => onceEvent<[RelayDisconnectedInfo]>(m, 'relay-disconnected', WAIT));
+    const lost = [a, b].map((m) => onceEvent(m, 'relay-disconnected', WAIT));
     const back = [a, b].map((m) => onceEvent(m, 'reconnected', WAIT));
     proxy.blackhole();
     const t0 = performance.now();
@@ -77,7 +77,7 @@ describe('half-open relay sockets (real relay server behind a silencing proxy)',
 
     // A dead socket is dropped at once, window or not.
     proxy.blackhole();
-    const dropped = onceEvent<[RelayDisconnectedInfo]>(a, 'relay-disconnected', WAIT);
+    const dropped = onceEvent(a, 'relay-disconnected', WAIT);
     const back = onceEvent(a, 'reconnected', WAIT);
     const t0 = performance.now();
     expect(a.reconnect(home, 'again')).toBe(false);

@@ -169,7 +169,7 @@ export async function startManager(
 /** Sends `payload` on `from` and waits (bounded) for it on `to`. */
 export async function roundTrip(from: DatagramPath, to: DatagramPath, text: string): Promise<void> {
   const payload = Buffer.from(text);
-  const got = onceEvent<[Buffer]>(to, 'data', { timeoutMs: 5_000, filter: (d) => d.equals(payload) });
+  const got = onceEvent(to, 'data', { timeoutMs: 5_000, filter: (d) => d.equals(payload) });
   if (!from.send(payload)) throw new Error('send returned false');
   await got;
 }

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toError } from '@mesh/core';
+import type { RelayFaults } from './faults.js';
 import { listen } from './listen.js';
-import type { RelayFaults } from './server.js';
 
 /**
  * A tiny HTTP endpoint for test harnesses that run the CLI in another process. POST only:

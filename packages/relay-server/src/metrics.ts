@@ -1,3 +1,6 @@
+import { createServer, type Server } from 'node:http';
+import { listen } from './listen.js';
+
 /** Why a transport message was not forwarded. */
 export type DropCause =
   /** No authenticated peer with the destination id. */
@@ -105,4 +108,22 @@ export class MetricsRegistry {
     );
     return `${lines.join('\n')}\n`;
   }
+}
+
+/** Serves `text()` on `GET /metrics` at `host:port` (404 for anything else). */
+export async function serveMetrics(text: () => string, port: number, host: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  try {
+    await listen(server, port, host);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  return server;
 }

@@ -1,40 +1,48 @@
-import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import {
   type Clock,
   InvalidArgumentError,
   type Logger,
   MeshError,
-  PeerKey,
   silentLogger,
   systemClock,
-  type Timer,
+  TypedEmitter,
 } from '@mesh/core';
 import {
   decodeClientMessage,
   encodeAuthResponse,
   encodeClose,
   encodeHealthCheck,
-  encodePeerIdList,
-  MAX_AUTH_MESSAGE_SIZE,
-  MAX_MESSAGE_SIZE,
   MsgType,
-  PeerId,
+  type PeerId,
+  type PeerRef,
   PROTOCOL_VERSION,
   RELAY_WS_PATH,
   RelayProtocolError,
   relayTokenKey,
   type TokenVerdict,
   TRANSPORT_HEADER_SIZE,
-  transportPeerKey,
+  toPeerId,
   verifyRelayToken,
 } from '@mesh/relay-client';
-import { EventEmitter } from 'eventemitter3';
-import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { listen } from './listen.js';
-import { type DisconnectCause, type DropCause, MetricsRegistry, type RelayServerMetrics } from './metrics.js';
+import type { WebSocket } from 'ws';
+import { RelayAcceptor, type SessionHandlers } from './accept.js';
+import {
+  AUTH_TIMEOUT_MS,
+  DEFAULT_HOST,
+  HEALTHCHECK_INTERVAL_MS,
+  HEALTHCHECK_TIMEOUT_MS,
+  MAX_BUFFERED_BYTES,
+  MAX_CONTROL_BUFFERED_BYTES,
+  SHUTDOWN_TIMEOUT_MS,
+} from './constants.js';
+import { makeFaults, type RelayFaults } from './faults.js';
+import { Forwarder } from './forwarding.js';
+import { type DisconnectCause, MetricsRegistry, type RelayServerMetrics, serveMetrics } from './metrics.js';
+import { PeerNotifier } from './notifications.js';
+import { PeerRegistry } from './registry.js';
+import { Session } from './session.js';
 
 export interface RelayServerOptions {
   /** Address to listen on (default 127.0.0.1, port 0 = ephemeral). */
@@ -87,89 +95,24 @@ export class FaultInjectionDisabledError extends MeshError {
   }
 }
 
-/** A peer given as its WireGuard key (PeerKey or base64/hex text), its relay PeerId, or NetBird's id text. */
-export type PeerRef = PeerKey | PeerId | string;
-
-export function toPeerId(ref: PeerRef): PeerId {
-  if (ref instanceof PeerId) return ref;
-  if (typeof ref === 'string' && ref.startsWith('sha-')) {
-    const digest = Buffer.from(ref.slice(4), 'base64');
-    if (digest.length !== 32) throw new InvalidArgumentError(`invalid relay peer id ${JSON.stringify(ref)}`);
-    return PeerId.fromBytes(Buffer.concat([Buffer.from('sha-'), digest]));
-  }
-  return PeerId.fromKey(PeerKey.from(ref));
-}
-
-/** Test-only switches that reproduce silent failures iptables cannot (field-failures §1, §15). */
-export interface RelayFaults {
-  /** Drops transport between `a` and `b` (both directions); health checks keep being answered. */
-  stallPair(a: PeerRef, b: PeerRef): void;
-  unstallPair(a: PeerRef, b: PeerRef): void;
-  /**
-   * Forgets `peer`'s session without telling its subscribers. By default the socket is cut without a
-   * close message (like `ss -K`); with `keepSocket` it stays open and health checks continue, but
-   * nothing is routed to or from it. Returns false when the peer was not connected.
-   */
-  dropSession(peer: PeerRef, options?: { keepSocket?: boolean }): boolean;
-  /** Clears stalls (dropped sessions stay dropped). */
-  reset(): void;
-}
-
-interface Notification {
-  online: boolean;
-  id: PeerId;
-}
-
-/** One authenticated peer connection. */
-class Session {
-  readonly onlineInterest = new Set<string>();
-  readonly offlineInterest = new Set<string>();
-  readonly notifications: Notification[] = [];
-  flushScheduled = false;
-  /** Set when an echo arrived in the current health-check window (NetBird starts it false). */
-  alive = false;
-  closed = false;
-  /** Fault injection: routing forgot this session but its socket stays open. */
-  blackholed = false;
-  timers: Timer[] = [];
-  constructor(
-    readonly id: PeerId,
-    readonly ws: WebSocket,
-    readonly log: Logger,
-  ) {}
-}
-
-const DEFAULTS = {
-  authTimeoutMs: 10_000,
-  intervalMs: 25_000,
-  timeoutMs: 20_000,
-  maxBufferedBytes: 1 << 20,
-  maxControlBufferedBytes: 8 << 20,
-  shutdownTimeoutMs: 3_000,
-};
-
 /**
  * A relay server speaking NetBird relay protocol v1 over WebSocket (`/relay`, binary messages).
  * Beyond NetBird: a re-authenticating peer's subscribers are told offline then online (F-R-6), and
  * forwarding never waits on a receiver — each destination's unsent bytes are bounded and excess
  * transport is dropped and counted (F-R-16).
  */
-export class RelayServer extends EventEmitter<RelayServerEvents> {
+export class RelayServer extends TypedEmitter<RelayServerEvents> {
   readonly instanceUrl: string;
   readonly #opts: RelayServerOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #verify: (token: Buffer, peerId: PeerId) => TokenVerdict;
   readonly #metrics = new MetricsRegistry();
-  readonly #peers = new Map<string, Session>();
-  /** id key → sessions holding offline interest in it. */
-  readonly #watchers = new Map<string, Set<Session>>();
-  readonly #pending = new Set<WebSocket>();
-  readonly #sessions = new Set<Session>();
-  readonly #stalled = new Set<string>();
-  #http: HttpServer | undefined;
+  readonly #registry = new PeerRegistry();
+  readonly #notifier = new PeerNotifier((s, frame) => this.#sendControl(s, frame));
+  readonly #forwarder: Forwarder;
+  #acceptor: RelayAcceptor | undefined;
   #metricsHttp: HttpServer | undefined;
-  #wss: WebSocketServer | undefined;
   #state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   #stopped: Promise<void> | undefined;
   #starting: Promise<{ host: string; port: number }> | undefined;
@@ -189,7 +132,16 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     } else {
       throw new InvalidArgumentError('RelayServer needs a non-empty secret or a verifyToken function');
     }
-    if (options.faultInjection) this.#faults = this.#makeFaults();
+    this.#forwarder = new Forwarder(this.#registry, this.#metrics, options.maxBufferedBytes ?? MAX_BUFFERED_BYTES);
+    if (options.faultInjection) {
+      this.#faults = makeFaults({
+        forwarder: this.#forwarder,
+        registry: this.#registry,
+        notifier: this.#notifier,
+        log: this.#log,
+        drop: (s) => this.#endSession(s, 'fault-dropped', { notify: false }),
+      });
+    }
   }
 
   /** Listens; resolves once the ws (and metrics) listeners are bound. Idempotent (concurrent calls share one start). */
@@ -203,48 +155,35 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
 
   async #start(): Promise<{ host: string; port: number }> {
     this.#state = 'starting';
-    const { tls } = this.#opts;
-    const http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
-    http.headersTimeout = 5_000;
-    http.requestTimeout = 5_000;
-    http.on('request', (_req, res) => {
-      res.writeHead(404).end();
+    const acceptor = new RelayAcceptor({
+      tls: this.#opts.tls,
+      clock: this.#clock,
+      log: this.#log,
+      authTimeoutMs: this.#opts.authTimeoutMs ?? AUTH_TIMEOUT_MS,
+      verify: this.#verify,
+      metrics: this.#metrics,
+      accepting: () => this.#state === 'running',
+      rejected: (cause, reason) => this.emit('connection-rejected', { cause, reason }),
+      authenticated: (id, ws, remote) => this.#register(id, ws, remote),
     });
-    http.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
-    http.on('clientError', (_err, socket) => socket.destroy());
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      maxPayload: MAX_MESSAGE_SIZE,
-      clientTracking: false,
-    });
-    this.#http = http;
+    this.#acceptor = acceptor;
     try {
-      await listen(http, this.#opts.port ?? 0, this.#opts.host ?? '127.0.0.1');
-      if (this.#opts.metrics) {
-        this.#metricsHttp = createHttpServer((req, res) => {
-          if (req.method === 'GET' && req.url === '/metrics') {
-            res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metricsText());
-          } else {
-            res.writeHead(404).end();
-          }
-        });
-        await listen(this.#metricsHttp, this.#opts.metrics.port, this.#opts.metrics.host ?? '127.0.0.1');
-      }
+      await acceptor.listen(this.#opts.port ?? 0, this.#opts.host ?? DEFAULT_HOST);
+      const m = this.#opts.metrics;
+      if (m) this.#metricsHttp = await serveMetrics(() => this.metricsText(), m.port, m.host ?? DEFAULT_HOST);
     } catch (err) {
       this.#state = 'stopped';
-      http.close();
-      this.#metricsHttp?.close();
+      void acceptor.close();
       throw new RelayListenError(`relay server could not listen: ${String((err as Error).message)}`, { cause: err });
     }
     this.#state = 'running';
     const addr = this.address();
-    this.#log.info('relay-listening', { ...addr, instanceUrl: this.instanceUrl, tls: tls !== undefined });
+    this.#log.info('relay-listening', { ...addr, instanceUrl: this.instanceUrl, tls: this.#opts.tls !== undefined });
     return addr;
   }
 
   address(): { host: string; port: number } {
-    const a = this.#http?.address() as AddressInfo | null | undefined;
+    const a = this.#acceptor?.address();
     if (!a) throw new MeshError('ERR_CLOSED', 'the relay server is not listening');
     return { host: a.address, port: a.port };
   }
@@ -271,11 +210,11 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
 
   /** Authenticated peers currently routed. */
   peers(): PeerId[] {
-    return [...this.#peers.values()].map((s) => s.id);
+    return this.#registry.ids();
   }
 
   hasPeer(peer: PeerRef): boolean {
-    return this.#peers.has(toPeerId(peer).key);
+    return this.#registry.get(toPeerId(peer).key) !== undefined;
   }
 
   get faults(): RelayFaults {
@@ -294,7 +233,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   }
 
   #gauges() {
-    return { connectedPeers: this.#peers.size, pendingConnections: this.#pending.size };
+    return { connectedPeers: this.#registry.size, pendingConnections: this.#acceptor?.pendingCount ?? 0 };
   }
 
   async #shutdown(): Promise<void> {
@@ -302,20 +241,16 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     await this.#starting?.catch(() => {});
     const wasRunning = this.#state === 'running';
     this.#state = 'stopping';
-    const http = this.#http;
-    const closedHttp = http ? new Promise<void>((r) => http.close(() => r())) : Promise.resolve();
-    for (const ws of this.#pending) ws.terminate();
-    const sessions = [...this.#sessions];
-    const gone = sessions.map((s) => this.#closeGracefully(s));
-    await Promise.all(gone);
-    http?.closeAllConnections();
-    await closedHttp;
+    const sessions = this.#registry.sessions();
+    const drain = async () => {
+      await Promise.all(sessions.map((s) => this.#closeGracefully(s)));
+    };
+    await (this.#acceptor ? this.#acceptor.close(drain) : drain());
     const mh = this.#metricsHttp;
     if (mh) {
       mh.closeAllConnections();
       await new Promise<void>((r) => mh.close(() => r()));
     }
-    this.#wss?.close();
     this.#state = 'stopped';
     if (wasRunning) this.#log.info('relay-stopped', { peersClosed: sessions.length });
     this.removeAllListeners();
@@ -328,122 +263,35 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       if (ws.readyState === ws.CLOSED) return resolve();
       ws.once('close', () => resolve());
     });
-    const timer = this.#clock.setTimeout(
-      () => ws.terminate(),
-      this.#opts.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
-    );
+    const timer = this.#clock.setTimeout(() => ws.terminate(), this.#opts.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS);
     this.#endSession(s, 'shutdown', { notify: false });
     ws.send(encodeClose(), { binary: true }, () => ws.close(1000));
     return done.finally(() => timer.cancel());
   }
 
-  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '').split('?')[0];
-    if (this.#state !== 'running' || path !== RELAY_WS_PATH || !this.#wss) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
-  }
-
-  #accept(ws: WebSocket, req: IncomingMessage): void {
-    if (this.#state !== 'running') {
-      ws.terminate();
-      return;
-    }
-    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    this.#pending.add(ws);
-    let session: Session | undefined;
-    const reject = (cause: DisconnectCause, reason: string) => {
-      if (!this.#pending.delete(ws)) return;
-      authTimer.cancel();
-      this.#metrics.disconnect(cause);
-      if (cause === 'auth-failed') this.#metrics.authFailure(reason);
-      this.#log.debug('relay-conn-rejected', { remote, cause, reason });
-      // NetBird closes without any response: no close message, no close frame.
-      ws.terminate();
-      this.emit('connection-rejected', { cause, reason });
-    };
-    const authTimer = this.#clock.setTimeout(
-      () => reject('auth-timeout', 'timeout'),
-      this.#opts.authTimeoutMs ?? DEFAULTS.authTimeoutMs,
-    );
-    ws.on('error', (err) => this.#log.debug('relay-ws-error', { remote, error: err }));
-    ws.on('close', () => {
-      if (session) this.#endSession(session, 'socket-closed');
-      else reject('socket-closed', 'closed before auth');
-    });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (session) {
-        this.#onSessionMessage(session, data as Buffer, isBinary);
-        return;
-      }
-      if (!this.#pending.has(ws)) return;
-      const frame = data as Buffer;
-      if (!isBinary) return reject('not-binary', 'text message');
-      if (frame.length > MAX_AUTH_MESSAGE_SIZE) return reject('auth-failed', 'oversize');
-      let peerId: PeerId;
-      let token: Buffer;
-      try {
-        const msg = decodeClientMessage(frame);
-        if (msg.type !== 'auth') return reject('protocol-error', `${msg.type} before auth`);
-        ({ peerId, token } = msg);
-      } catch (err) {
-        return reject('protocol-error', err instanceof RelayProtocolError ? err.reason : 'decode');
-      }
-      let verdict: TokenVerdict;
-      try {
-        verdict = this.#verify(token, peerId);
-      } catch {
-        verdict = { valid: false, reason: 'malformed' };
-      }
-      if (!verdict.valid) return reject('auth-failed', verdict.reason);
-      this.#pending.delete(ws);
-      authTimer.cancel();
-      session = this.#register(peerId, ws, remote);
-    });
-  }
-
-  #register(id: PeerId, ws: WebSocket, remote: string): Session {
+  #register(id: PeerId, ws: WebSocket, remote: string): SessionHandlers {
     const s = new Session(id, ws, this.#log.child({ peer: id.toString() }));
-    this.#sessions.add(s);
+    this.#registry.add(s);
     // The reply goes out before the peer is routable, so nothing forwarded can overtake it.
     ws.send(encodeAuthResponse(this.instanceUrl), { binary: true });
-    const old = this.#peers.get(id.key);
+    const old = this.#registry.get(id.key);
     if (old) this.#endSession(old, 'replaced', { notify: false });
-    this.#peers.set(id.key, s);
-    this.#startHealthCheck(s);
-    s.log.info('relay-peer-connected', { remote, replaced: old !== undefined });
-    if (old) {
-      // F-R-6: NetBird tells nobody; we tell every watcher offline then online, so clients drop
-      // entries bound to the dead session.
-      for (const w of this.#watchers.get(id.key) ?? []) {
-        w.onlineInterest.delete(id.key);
-        this.#notify(w, { online: false, id });
-        this.#notify(w, { online: true, id });
-      }
-    } else {
-      for (const w of this.#watchers.get(id.key) ?? []) {
-        if (w.onlineInterest.delete(id.key)) this.#notify(w, { online: true, id });
-      }
-    }
-    this.emit('peer-connected', { peerId: id, replaced: old !== undefined });
-    return s;
-  }
-
-  #startHealthCheck(s: Session): void {
-    const { intervalMs = DEFAULTS.intervalMs, timeoutMs = DEFAULTS.timeoutMs } = this.#opts.healthCheck ?? {};
-    s.timers.push(
-      this.#clock.setInterval(() => this.#sendControl(s, encodeHealthCheck()), intervalMs),
-      this.#clock.setInterval(() => {
-        if (s.alive) {
-          s.alive = false;
-          return;
-        }
+    this.#registry.route(s);
+    const { intervalMs = HEALTHCHECK_INTERVAL_MS, timeoutMs = HEALTHCHECK_TIMEOUT_MS } = this.#opts.healthCheck ?? {};
+    s.startHealthCheck(this.#clock, intervalMs, timeoutMs, {
+      ping: () => this.#sendControl(s, encodeHealthCheck()),
+      dead: () => {
         s.log.info('relay-healthcheck-timeout');
         this.#endSession(s, 'healthcheck-timeout');
-      }, intervalMs + timeoutMs),
-    );
+      },
+    });
+    s.log.info('relay-peer-connected', { remote, replaced: old !== undefined });
+    this.#notifier.online(id, old !== undefined);
+    this.emit('peer-connected', { peerId: id, replaced: old !== undefined });
+    return {
+      message: (frame, isBinary) => this.#onSessionMessage(s, frame, isBinary),
+      closed: () => this.#endSession(s, 'socket-closed'),
+    };
   }
 
   #onSessionMessage(s: Session, frame: Buffer, isBinary: boolean): void {
@@ -453,7 +301,7 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
       return;
     }
     if (frame.length >= TRANSPORT_HEADER_SIZE && frame[0] === PROTOCOL_VERSION && frame[1] === MsgType.Transport) {
-      this.#forward(s, frame);
+      this.#forwarder.forward(s, frame);
       return;
     }
     let msg: ReturnType<typeof decodeClientMessage>;
@@ -472,10 +320,13 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
         this.#endSession(s, 'client-close');
         return;
       case 'subscribe':
-        this.#subscribe(s, msg.peerIds);
+        this.#notifier.subscribe(s, msg.peerIds, (key) => {
+          const peer = this.#registry.get(key);
+          return peer !== undefined && !peer.blackholed;
+        });
         return;
       case 'unsubscribe':
-        this.#unsubscribe(s, msg.peerIds);
+        this.#notifier.unsubscribe(s, msg.peerIds);
         return;
       default:
         // A second auth (or a transport that slipped the fast path: impossible) is a protocol error.
@@ -483,87 +334,10 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
     }
   }
 
-  #forward(s: Session, frame: Buffer): void {
-    const dropped = this.#route(s, frame);
-    if (dropped) this.#metrics.drop(dropped);
-  }
-
-  /** Forwards one transport frame; returns why it was dropped, if it was. */
-  #route(s: Session, frame: Buffer): DropCause | undefined {
-    if (s.blackholed) return 'fault-dropped';
-    const destKey = transportPeerKey(frame);
-    const dest = this.#peers.get(destKey);
-    if (!dest) return 'no-route';
-    if (this.#stalled.size > 0 && this.#stalled.has(pairKey(s.id.key, destKey))) return 'fault-stall';
-    if (dest.ws.bufferedAmount + frame.length > (this.#opts.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes)) {
-      return 'queue-full';
-    }
-    // The id field becomes the source id; ws hands us a private buffer per message.
-    s.id.bytes.copy(frame, 2);
-    dest.ws.send(frame, { binary: true });
-    this.#metrics.messagesForwarded++;
-    this.#metrics.bytesForwarded += frame.length;
-    return undefined;
-  }
-
-  #subscribe(s: Session, ids: PeerId[]): void {
-    const online: PeerId[] = [];
-    for (const id of ids) {
-      s.offlineInterest.add(id.key);
-      const set = this.#watchers.get(id.key) ?? new Set<Session>();
-      this.#watchers.set(id.key, set);
-      set.add(s);
-      const peer = this.#peers.get(id.key);
-      if (peer && !peer.blackholed) online.push(id);
-      else s.onlineInterest.add(id.key);
-    }
-    for (const id of online) this.#notify(s, { online: true, id });
-  }
-
-  #unsubscribe(s: Session, ids: PeerId[]): void {
-    for (const id of ids) {
-      s.onlineInterest.delete(id.key);
-      s.offlineInterest.delete(id.key);
-      this.#unwatch(s, id.key);
-    }
-  }
-
-  #unwatch(s: Session, key: string): void {
-    const set = this.#watchers.get(key);
-    if (!set) return;
-    set.delete(s);
-    if (set.size === 0) this.#watchers.delete(key);
-  }
-
-  /** Queues a notification; all queued in one turn go out batched, in order, split at 244 ids. */
-  #notify(s: Session, n: Notification): void {
-    if (s.closed) return;
-    s.notifications.push(n);
-    if (s.flushScheduled) return;
-    s.flushScheduled = true;
-    setImmediate(() => {
-      s.flushScheduled = false;
-      const batch = s.notifications.splice(0);
-      let i = 0;
-      while (i < batch.length && !s.closed) {
-        const online = batch[i]!.online;
-        const ids: PeerId[] = [];
-        const seen = new Set<string>();
-        for (; i < batch.length && batch[i]!.online === online; i++) {
-          const id = batch[i]!.id;
-          if (!seen.has(id.key)) ids.push(id);
-          seen.add(id.key);
-        }
-        for (const frame of encodePeerIdList(online ? 'peers-online' : 'peers-offline', ids))
-          this.#sendControl(s, frame);
-      }
-    });
-  }
-
   /** Control messages are never dropped; a peer that cannot take even those is disconnected. */
   #sendControl(s: Session, frame: Buffer): void {
     if (s.closed) return;
-    if (s.ws.bufferedAmount > (this.#opts.maxControlBufferedBytes ?? DEFAULTS.maxControlBufferedBytes)) {
+    if (s.ws.bufferedAmount > (this.#opts.maxControlBufferedBytes ?? MAX_CONTROL_BUFFERED_BYTES)) {
       this.#endSession(s, 'slow-consumer');
       return;
     }
@@ -577,57 +351,16 @@ export class RelayServer extends EventEmitter<RelayServerEvents> {
   #endSession(s: Session, cause: DisconnectCause, { notify = true }: { notify?: boolean } = {}): void {
     if (s.closed) return;
     s.closed = true;
-    for (const t of s.timers) t.cancel();
-    for (const key of s.offlineInterest) this.#unwatch(s, key);
+    s.stopTimers();
+    this.#notifier.unwatchAll(s);
     s.notifications.length = 0;
-    this.#sessions.delete(s);
-    const routed = this.#peers.get(s.id.key) === s;
-    if (routed) this.#peers.delete(s.id.key);
-    if (routed && notify) {
-      for (const w of this.#watchers.get(s.id.key) ?? []) {
-        if (w.offlineInterest.has(s.id.key)) this.#notify(w, { online: false, id: s.id });
-      }
-    }
+    const routed = this.#registry.remove(s);
+    if (routed && notify) this.#notifier.offline(s.id);
     this.#metrics.disconnect(cause);
     s.log.info('relay-peer-disconnected', { cause });
     if (cause !== 'shutdown') s.ws.terminate();
     if (this.#state !== 'stopped') this.emit('peer-disconnected', { peerId: s.id, cause });
   }
-
-  #makeFaults(): RelayFaults {
-    return {
-      stallPair: (a, b) => {
-        this.#stalled.add(pairKey(toPeerId(a).key, toPeerId(b).key));
-      },
-      unstallPair: (a, b) => {
-        this.#stalled.delete(pairKey(toPeerId(a).key, toPeerId(b).key));
-      },
-      dropSession: (peer, { keepSocket = false } = {}) => {
-        const id = toPeerId(peer);
-        const s = this.#peers.get(id.key);
-        if (!s) return false;
-        this.#log.warn('relay-fault-drop-session', { peer: id.toString(), keepSocket });
-        if (keepSocket) {
-          // Routing forgets it; its socket and health checks live on, so its client suspects nothing.
-          this.#peers.delete(id.key);
-          s.blackholed = true;
-          for (const key of s.offlineInterest) this.#unwatch(s, key);
-          s.offlineInterest.clear();
-          s.onlineInterest.clear();
-        } else {
-          this.#endSession(s, 'fault-dropped', { notify: false });
-        }
-        return true;
-      },
-      reset: () => {
-        this.#stalled.clear();
-      },
-    };
-  }
-}
-
-function pairKey(a: string, b: string): string {
-  return a < b ? `${a}${b}` : `${b}${a}`;
 }
 
 /** NetBird's rule: no scheme → rels:// with TLS, rel:// without; only rel and rels are allowed. */

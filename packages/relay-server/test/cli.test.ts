@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
@@ -117,7 +118,7 @@ describe('mesh-relay CLI', () => {
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
     });
-    const [code] = await onceEvent<[number]>(child as never, 'exit', { timeoutMs: 10_000 });
+    const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) });
     expect(code).toBe(2);
     expect(err).toMatch(/usage: mesh-relay/);
   });
@@ -133,8 +134,8 @@ describe('mesh-relay CLI', () => {
     const metrics = await r.waitFor('relay-metrics');
     const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
     expect(text).toContain('mesh_relay_connected_peers 2');
-    const lost = [ca, cb].map((c) => onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 10_000 }));
-    const exited = onceEvent<[number]>(r.child as never, 'exit', { timeoutMs: 10_000 });
+    const lost = [ca, cb].map((c) => onceEvent(c, 'disconnected', { timeoutMs: 10_000 }));
+    const exited = once(r.child, 'exit', { signal: AbortSignal.timeout(10_000) });
     r.child.kill('SIGTERM');
     expect((await Promise.all(lost)).map(([i]) => i.cause)).toEqual(['server-close', 'server-close']);
     expect((await exited)[0]).toBe(0);

@@ -92,7 +92,7 @@ describe('relay echo over real WebSocket', () => {
   it('closeConnByPeerKey closes that entry and returns true; false when there is none', async () => {
     const server = await startServer();
     const { ca, cb, a } = await openPair(server);
-    const closedA = onceEvent<[{ reason: string }]>(a, 'close');
+    const closedA = onceEvent(a, 'close');
     expect(ca.closeConnByPeerKey(cb.localKey)).toBe(true);
     expect((await closedA)[0].reason).toBe('closed-by-key');
     expect(ca.closeConnByPeerKey(cb.localKey)).toBe(false);
@@ -116,7 +116,7 @@ describe('relay echo over real WebSocket', () => {
     // Wait until the server has forwarded it (ca has no entry yet: it lands in the early buffer).
     await expect.poll(() => server.metrics().messagesForwarded, { timeout: 5000 }).toBe(1);
     const a = await ca.openConn(cb.localKey);
-    const [got] = await onceEvent<[Buffer]>(a, 'data', { timeoutMs: 5000 });
+    const [got] = await onceEvent(a, 'data', { timeoutMs: 5000 });
     expect(String(got)).toBe('early bird');
   });
 
@@ -124,7 +124,7 @@ describe('relay echo over real WebSocket', () => {
     const server = await startServer();
     const { ca, cb, a } = await openPair(server);
     const kb = cb.localKey;
-    const closedA = onceEvent<[{ reason: string }]>(a, 'close', { timeoutMs: 5000 });
+    const closedA = onceEvent(a, 'close', { timeoutMs: 5000 });
     cb.close(); // B leaves gracefully: the server tells A it went offline
     expect((await closedA)[0].reason).toBe('peer-offline');
     expect(a.send(Buffer.from('into the void'))).toBe(false);

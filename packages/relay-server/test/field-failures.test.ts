@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { onceEvent } from '@mesh/core';
 import { encodeAuth, generateRelayToken, PeerId } from '@mesh/relay-client';
 import { describe, expect, it } from 'vitest';
@@ -12,8 +13,8 @@ describe('F-R-6: a peer that re-authenticates with the same id replaces its old 
     const events: string[] = [];
     ca.on('peer-offline', ({ peerKey }) => events.push(`offline:${peerKey.equals(kb)}`));
     ca.on('peer-online', ({ peerKey }) => events.push(`online:${peerKey.equals(kb)}`));
-    const closedA = onceEvent<[{ reason: string }]>(a, 'close', { timeoutMs: 5000 });
-    const oldLost = onceEvent<[{ cause: string }]>(cb, 'disconnected', { timeoutMs: 5000 });
+    const closedA = onceEvent(a, 'close', { timeoutMs: 5000 });
+    const oldLost = onceEvent(cb, 'disconnected', { timeoutMs: 5000 });
     const replaced = onceEvent(server, 'peer-connected', {
       timeoutMs: 5000,
       filter: (i: { replaced: boolean }) => i.replaced,
@@ -35,7 +36,7 @@ describe('F-R-6: a peer that re-authenticates with the same id replaces its old 
 /** Authenticates a raw socket as `id`, then stops reading from it (a stuck receiver). */
 async function stuckReceiver(server: Parameters<typeof rawSocket>[0], id: PeerId): Promise<WebSocket> {
   const ws = await rawSocket(server);
-  const reply = onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+  const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
   ws.send(encodeAuth(id, generateRelayToken(SECRET)));
   await reply;
   (ws as unknown as { _socket: { pause(): void } })._socket.pause();

@@ -1,4 +1,4 @@
-import { onceEvent } from '@mesh/core';
+import { once } from 'node:events';
 import { encodeAuth, generateRelayToken, PeerId } from '@mesh/relay-client';
 import { fuzzFrames } from '@mesh/relay-client/testing';
 import { describe, expect, it } from 'vitest';
@@ -11,9 +11,9 @@ async function fuzzSocket(server: RelayServer, authenticate: boolean): Promise<W
   const ws = new WebSocket(server.url, { perMessageDeflate: false });
   ws.on('error', () => {});
   onCleanup(() => ws.terminate());
-  await onceEvent(ws as never, 'open', { timeoutMs: 5000 });
+  await once(ws, 'open', { signal: AbortSignal.timeout(5000) });
   if (authenticate) {
-    const reply = onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+    const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
     ws.send(encodeAuth(PeerId.fromKey(randomKey()), generateRelayToken(SECRET)));
     await reply;
   }

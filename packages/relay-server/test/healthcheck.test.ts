@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { FakeClock, onceEvent } from '@mesh/core';
 import { encodeAuth, encodeHealthCheck, generateRelayToken, PeerId } from '@mesh/relay-client';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { closed, connectClient, randomKey, rawSocket, SECRET, startServer } from
 
 async function authenticated(server: Parameters<typeof rawSocket>[0]): Promise<WebSocket> {
   const ws = await rawSocket(server);
-  const reply = onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+  const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
   ws.send(encodeAuth(PeerId.fromKey(randomKey()), generateRelayToken(SECRET)));
   await reply;
   return ws;
@@ -23,7 +24,7 @@ describe('server health check (defaults: ping every 25 s, 45 s window)', () => {
     ws.on('message', (d: Buffer) => isPing(d) && pings.push(d));
     await clock.advance(24_999);
     expect(pings).toHaveLength(0);
-    const first = onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+    const first = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
     await clock.advance(1);
     await first;
     expect(pings).toHaveLength(1);
@@ -62,7 +63,7 @@ describe('client watchdog (defaults: 35 s window)', () => {
     const clock = new FakeClock();
     const server = await startServer({ healthCheck: { intervalMs: 3_600_000 } });
     const c = await connectClient(server, randomKey(), { clock });
-    const lost = onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 5000 });
+    const lost = onceEvent(c, 'disconnected', { timeoutMs: 5000 });
     await clock.advance(34_999);
     expect(c.connected).toBe(true);
     await clock.advance(1);

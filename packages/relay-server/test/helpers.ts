@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +54,7 @@ export async function openPair(server: RelayServer, options: Partial<RelayClient
 
 /** Sends `payload` over `from` and waits for it at `to`. */
 export async function roundTrip(from: RelayConn, to: RelayConn, payload: Buffer, timeoutMs = 5000): Promise<void> {
-  const got = onceEvent<[Buffer]>(to, 'data', { timeoutMs, filter: (d) => d.equals(payload) });
+  const got = onceEvent(to, 'data', { timeoutMs, filter: (d) => d.equals(payload) });
   if (!from.send(payload)) throw new Error('send returned false');
   await got;
 }
@@ -63,7 +64,7 @@ export async function rawSocket(server: RelayServer): Promise<WebSocket> {
   const ws = new WebSocket(server.url, { perMessageDeflate: false });
   onCleanup(() => ws.terminate());
   ws.on('error', () => {});
-  await onceEvent(ws as never, 'open', { timeoutMs: 5000 });
+  await once(ws, 'open', { signal: AbortSignal.timeout(5000) });
   return ws;
 }
 

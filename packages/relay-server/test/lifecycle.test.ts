@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { onceEvent } from '@mesh/core';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
@@ -12,8 +13,8 @@ describe('server lifecycle', () => {
     const clients = await Promise.all(Array.from({ length: 5 }, () => connectClient(server)));
     const [c0, c1] = clients;
     const [a, b] = await Promise.all([c0!.openConn(c1!.localKey), c1!.openConn(c0!.localKey)]);
-    const disconnects = clients.map((c) => onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 5000 }));
-    const connCloses = [a, b].map((c) => onceEvent<[{ reason: string }]>(c, 'close', { timeoutMs: 5000 }));
+    const disconnects = clients.map((c) => onceEvent(c, 'disconnected', { timeoutMs: 5000 }));
+    const connCloses = [a, b].map((c) => onceEvent(c, 'close', { timeoutMs: 5000 }));
     await server.stop();
     expect((await Promise.all(disconnects)).map(([i]) => i.cause)).toEqual(Array(5).fill('server-close'));
     expect((await Promise.all(connCloses)).map(([i]) => i.reason)).toEqual([
@@ -47,7 +48,7 @@ describe('server lifecycle', () => {
     const url = first.url;
     const { ca, cb, a, b } = await openPair(first);
     await roundTrip(a, b, Buffer.from('before'));
-    const lost = [ca, cb].map((c) => onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 5000 }));
+    const lost = [ca, cb].map((c) => onceEvent(c, 'disconnected', { timeoutMs: 5000 }));
     await first.stop();
     await Promise.all(lost);
     await expect(ca.openConn(cb.localKey)).rejects.toMatchObject({ code: 'ERR_RELAY_NOT_CONNECTED' });
@@ -65,7 +66,7 @@ describe('server lifecycle', () => {
   it('abrupt loss of the socket: disconnected with socket-closed', async () => {
     const server = await startServer({ faultInjection: true });
     const c = await connectClient(server);
-    const lost = onceEvent<[{ cause: string }]>(c, 'disconnected', { timeoutMs: 5000 });
+    const lost = onceEvent(c, 'disconnected', { timeoutMs: 5000 });
     expect(server.faults.dropSession(c.localKey)).toBe(true);
     expect((await lost)[0].cause).toBe('socket-closed');
   });
@@ -110,7 +111,7 @@ describe('server lifecycle', () => {
     const mute = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/relay' });
     onCleanup(() => new Promise((r) => mute.close(r)));
     mute.on('connection', (ws) => onCleanup(() => ws.terminate()));
-    await onceEvent(mute as never, 'listening', { timeoutMs: 5000 });
+    await once(mute, 'listening', { signal: AbortSignal.timeout(5000) });
     const { port } = mute.address() as AddressInfo;
     const c = new RelayClient({
       url: `rel://127.0.0.1:${port}`,

@@ -1,4 +1,4 @@
-import { onceEvent } from '@mesh/core';
+import { once } from 'node:events';
 import { decodeServerMessage, encodeAuth, encodePeerIdList, generateRelayToken, PeerId } from '@mesh/relay-client';
 import { describe, expect, it } from 'vitest';
 import { randomKey, rawSocket, SECRET, startServer } from './helpers.js';
@@ -11,7 +11,7 @@ describe('peer state notifications', () => {
     const peers = await Promise.all(
       ids.map(async (id) => {
         const ws = await rawSocket(server);
-        const reply = onceEvent(ws as never, 'message', { timeoutMs: 10_000 });
+        const reply = once(ws, 'message', { signal: AbortSignal.timeout(10_000) });
         ws.send(encodeAuth(id, token));
         await reply;
         return ws;
@@ -20,7 +20,7 @@ describe('peer state notifications', () => {
     const watcher = await rawSocket(server);
     const frames: Buffer[] = [];
     watcher.on('message', (d: Buffer) => frames.push(d));
-    const auth = onceEvent(watcher as never, 'message', { timeoutMs: 5000 });
+    const auth = once(watcher, 'message', { signal: AbortSignal.timeout(5000) });
     watcher.send(encodeAuth(PeerId.fromKey(randomKey()), token));
     await auth;
     frames.length = 0;
@@ -47,7 +47,7 @@ describe('peer state notifications', () => {
     const token = generateRelayToken(SECRET);
     const auth = async (id: PeerId) => {
       const ws = await rawSocket(server);
-      const reply = onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+      const reply = once(ws, 'message', { signal: AbortSignal.timeout(5000) });
       ws.send(encodeAuth(id, token));
       await reply;
       return ws;

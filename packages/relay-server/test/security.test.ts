@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { onceEvent } from '@mesh/core';
 import {
   encodeAuth,
@@ -71,7 +72,7 @@ describe('security', () => {
     b.on('data', (d) => heard.push(d));
     // B sends to A meanwhile; the spy must not see it.
     const a = ca.conns()[0]!;
-    const atA = onceEvent<[Buffer]>(a, 'data', { timeoutMs: 5000 });
+    const atA = onceEvent(a, 'data', { timeoutMs: 5000 });
     b.send(Buffer.from('for A only'));
     await atA;
     expect(got).toEqual([]);
@@ -87,7 +88,7 @@ describe('security', () => {
     const waiter = await connectClient(server, randomKey(), { openTimeoutMs: 200 });
     await expect(waiter.openConn(wouldBe)).rejects.toMatchObject({ code: 'ERR_PEER_NOT_ONLINE' });
     const sender = await rawSocket(server);
-    const reply = onceEvent(sender as never, 'message', { timeoutMs: 5000 });
+    const reply = once(sender, 'message', { signal: AbortSignal.timeout(5000) });
     sender.send(encodeAuth(PeerId.fromKey(randomKey()), generateRelayToken(SECRET)));
     await reply;
     sender.send(encodeTransport(PeerId.fromKey(wouldBe), Buffer.from('not for you')));
@@ -142,7 +143,7 @@ describe('security', () => {
     const ws = await rawSocket(server);
     const id = PeerId.fromKey(randomKey());
     ws.send(encodeAuth(id, generateRelayToken(SECRET)));
-    await onceEvent(ws as never, 'message', { timeoutMs: 5000 });
+    await once(ws, 'message', { signal: AbortSignal.timeout(5000) });
     ws.send(encodeAuth(id, generateRelayToken(SECRET)));
     await closed(ws);
     expect(server.metrics().disconnects['protocol-error']).toBe(1);

@@ -31,6 +31,20 @@ export interface WgPeerState {
   presharedKey: boolean;
 }
 
+/** A peer the device has just been told about: no endpoint, no allowed IPs, no handshake, no traffic. */
+export function emptyPeerState(publicKey: PeerKey): WgPeerState {
+  return {
+    publicKey,
+    endpoint: null,
+    allowedIps: [],
+    lastHandshakeAt: 0,
+    rxBytes: 0,
+    txBytes: 0,
+    persistentKeepalive: 0,
+    presharedKey: false,
+  };
+}
+
 export interface WgInterfaceState {
   /** Derived from the private key; null when none is set. */
   publicKey: PeerKey | null;

@@ -7,9 +7,15 @@ import {
   silentLogger,
   systemClock,
   type Timer,
+  TypedEmitter,
   toError,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import {
+  CLOCK_JUMP_TOLERANCE_MS,
+  FIRST_HANDSHAKE_TIMEOUT_MS,
+  HANDSHAKE_CHECK_INTERVAL_MS,
+  HANDSHAKE_STALE_AFTER_MS,
+} from './constants.js';
 import type { WgDevice, WgOpOptions } from './device.js';
 
 export type HandshakeTimeoutReason = 'no-first-handshake' | 'stale' | 'clock-jump' | 'read-error';
@@ -73,7 +79,7 @@ const registry = new Map<string, HandshakeWatcher>();
  * Every start/reset/stop starts a new epoch: results of reads begun in an older epoch are
  * discarded, so a stopped or re-armed watcher never fires for its past.
  */
-export class HandshakeWatcher extends EventEmitter<HandshakeWatcherEvents> {
+export class HandshakeWatcher extends TypedEmitter<HandshakeWatcherEvents> {
   readonly peer: PeerKey;
   readonly #device: Pick<WgDevice, 'name' | 'getPeer'>;
   readonly #clock: Clock;
@@ -99,10 +105,10 @@ export class HandshakeWatcher extends EventEmitter<HandshakeWatcherEvents> {
     this.peer = PeerKey.from(options.peer);
     this.#device = options.device;
     this.#clock = options.clock ?? systemClock;
-    this.#firstMs = options.firstHandshakeTimeoutMs ?? 30_000;
-    this.#staleMs = options.staleAfterMs ?? 210_000;
-    this.#intervalMs = options.checkIntervalMs ?? 5_000;
-    this.#jumpMs = options.clockJumpToleranceMs ?? 5_000;
+    this.#firstMs = options.firstHandshakeTimeoutMs ?? FIRST_HANDSHAKE_TIMEOUT_MS;
+    this.#staleMs = options.staleAfterMs ?? HANDSHAKE_STALE_AFTER_MS;
+    this.#intervalMs = options.checkIntervalMs ?? HANDSHAKE_CHECK_INTERVAL_MS;
+    this.#jumpMs = options.clockJumpToleranceMs ?? CLOCK_JUMP_TOLERANCE_MS;
     this.#key = `${options.device.name}\0${this.peer.base64}`;
     this.#log = (options.logger ?? silentLogger).child({
       component: 'handshake-watcher',

@@ -7,6 +7,8 @@
  *   16..23 sender's endpoint id (a pong echoes the ping's), so a pong is only credited to the
  *          endpoint that sent the ping
  */
+import { MESSAGE_INITIATION_TYPE, MESSAGE_TRANSPORT_TYPE } from './constants.js';
+
 export const PROBE_SIZE = 24;
 const MAGIC = [0xff, 0x6d, 0x70, 0x01] as const;
 export const PING = 1;
@@ -44,5 +46,12 @@ export function decodeProbe(d: Buffer): Probe | undefined {
 
 /** WireGuard messages start with their type (1–4) followed by three reserved zero bytes. */
 export function isWireGuardMessage(d: Uint8Array): boolean {
-  return d.length >= 4 && d[0]! >= 1 && d[0]! <= 4 && d[1] === 0 && d[2] === 0 && d[3] === 0;
+  return (
+    d.length >= 4 &&
+    d[0]! >= MESSAGE_INITIATION_TYPE &&
+    d[0]! <= MESSAGE_TRANSPORT_TYPE &&
+    d[1] === 0 &&
+    d[2] === 0 &&
+    d[3] === 0
+  );
 }

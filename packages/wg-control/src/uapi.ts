@@ -1,6 +1,8 @@
 import { createConnection } from 'node:net';
 import { abortReason, type Clock, hasCode, InvalidArgumentError, PeerKey, systemClock } from '@mesh/core';
+import { DEVICE_REQUEST_TIMEOUT_MS, UAPI_MAX_BATCHED_WRITES } from './constants.js';
 import {
+  emptyPeerState,
   type NormalizedPeerConfig,
   publicKeyFromPrivate,
   validatePeerConfig,
@@ -53,12 +55,12 @@ export class UapiDevice implements WgDevice {
   constructor(name: string, options: UapiDeviceOptions = {}) {
     this.name = validateInterfaceName(name);
     this.socketPath = options.socketPath ?? `/var/run/wireguard/${name}.sock`;
-    const timeoutMs = options.timeoutMs ?? 5000;
+    const timeoutMs = options.timeoutMs ?? DEVICE_REQUEST_TIMEOUT_MS;
     // Peer writes waiting next to each other go as one `set=1` with a section per peer (as `wg
     // setconf` does). A refused batch is sent again one peer at a time (peer writes are idempotent),
     // so each caller gets its own errno.
     this.#queue = new RequestQueue<string[]>(options.clock ?? systemClock, timeoutMs, `UAPI request to ${name}`, {
-      max: 64,
+      max: UAPI_MAX_BATCHED_WRITES,
       run: (parts, signal) => this.#sendSet('configure peers', parts.flat(), signal),
       retrySingly: (err) => hasCode(err, WgErrorCodes.ERRNO),
     });
@@ -199,14 +201,7 @@ export function parseGetReply(lines: string[]): {
       if (!HEX32.test(value)) throw new WgProtocolError(`UAPI: bad public_key ${JSON.stringify(value)}`);
       finish();
       peer = {
-        publicKey: PeerKey.fromHex(value),
-        endpoint: null,
-        allowedIps: [],
-        lastHandshakeAt: 0,
-        rxBytes: 0,
-        txBytes: 0,
-        persistentKeepalive: 0,
-        presharedKey: false,
+        ...emptyPeerState(PeerKey.fromHex(value)),
         hsSec: 0,
         hsNsec: 0,
       };

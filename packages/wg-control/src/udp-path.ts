@@ -8,10 +8,10 @@ import {
   type PathCloseInfo,
   PathStats,
   systemClock,
+  TypedEmitter,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { MAX_UDP_PAYLOAD } from './constants.js';
 import { validatePort } from './device.js';
-import { MAX_UDP_PAYLOAD } from './peer-endpoint.js';
 
 export interface UdpPathOptions {
   remoteHost: string;
@@ -30,7 +30,7 @@ export interface UdpPathOptions {
  * A plain UDP DatagramPath to one fixed remote host:port over its own connected socket: the kernel
  * drops datagrams from any other source. For tests, the lab and benchmarks.
  */
-export class UdpPath extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class UdpPath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind: string;
   readonly remoteHost: string;
   readonly remotePort: number;

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abortReason, type Clock, PeerKey, systemClock } from '@mesh/core';
+import { DEVICE_REQUEST_TIMEOUT_MS } from './constants.js';
 import {
   validatePeerConfig,
   validatePort,
@@ -39,7 +40,11 @@ export class WgCliDevice implements WgDevice {
   constructor(name: string, options: WgCliDeviceOptions = {}) {
     this.name = validateInterfaceName(name);
     this.#wg = options.wgPath ?? 'wg';
-    this.#queue = new RequestQueue(options.clock ?? systemClock, options.timeoutMs ?? 5000, `wg command on ${name}`);
+    this.#queue = new RequestQueue(
+      options.clock ?? systemClock,
+      options.timeoutMs ?? DEVICE_REQUEST_TIMEOUT_MS,
+      `wg command on ${name}`,
+    );
   }
 
   /** Commands run, reads that shared one, timeouts, longest queue wait (cumulative). */

@@ -1,6 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { type DatagramPath, type DatagramPathEvents, PathStats } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { type DatagramPath, type DatagramPathEvents, PathStats, TypedEmitter } from '@mesh/core';
 
 /** A UDP socket on 127.0.0.1 standing in for WireGuard: records what it receives. */
 export class FakeWireGuard {
@@ -55,7 +54,7 @@ export function wgMessage(type: 1 | 2 | 3 | 4, payload = 'x'.repeat(28)): Buffer
 }
 
 /** A DatagramPath whose send() always fails, to see drops counted. */
-export class RefusingPath extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class RefusingPath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind = 'refusing';
   readonly closed = false;
   readonly #stats = new PathStats();

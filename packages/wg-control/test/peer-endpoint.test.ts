@@ -1,7 +1,7 @@
 import { FakeClock, MemoryPath } from '@mesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/constants.js';
 import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
-import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/peer-endpoint.js';
 import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
 import { FakeWireGuard, RefusingPath, wgMessage } from './helpers.js';
 

@@ -48,7 +48,7 @@ describe('UdpPath', () => {
     a.on('data', (d) => heard.push(String(d)));
     // Sent (and queued, had it been accepted) before the friend's datagram.
     await new Promise((r) => stranger.send('intruder', a.localAddress.port, '127.0.0.1', r));
-    const marker = onceEvent<[Buffer]>(a, 'data', { timeoutMs: 3000 });
+    const marker = onceEvent(a, 'data', { timeoutMs: 3000 });
     b.send(Buffer.from('friend'));
     await marker;
     stranger.close();
@@ -99,7 +99,7 @@ describe('PeerEndpoint over real loopback UDP (one process)', () => {
     expect(epA.pathStatus(pa)!.rttMs).toBeLessThan(100);
     // The remote endpoint goes away: A's path turns silent within the trust window (+ one check).
     const t0 = performance.now();
-    const silent = onceEvent<[{ silentForMs: number }]>(epA, 'path-silent', { timeoutMs: 3000 });
+    const silent = onceEvent(epA, 'path-silent', { timeoutMs: 3000 });
     epB.stop();
     const [{ silentForMs }] = await silent;
     expect(silentForMs).toBeGreaterThan(400);

@@ -12,7 +12,6 @@ import {
   type NatKind,
   type OutageMonitor,
   type OutageReport,
-  type ProbeResult,
 } from '@mesh/lab';
 import {
   type AgentStatus,
@@ -518,7 +517,7 @@ function sumCounters(list: readonly Counters[]): Counters {
 export async function waitProbes(mon: OutageMonitor, count: number, since: number, timeoutMs: number): Promise<number> {
   let run = 0;
   let first = 0;
-  await onceEvent<[ProbeResult]>(mon, 'probe', {
+  await onceEvent(mon, 'probe', {
     timeoutMs,
     filter: (p) => {
       if (p.sentAt < since) return false;

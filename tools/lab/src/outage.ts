@@ -1,5 +1,4 @@
-import { type Clock, systemClock, type Timer } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { type Clock, listen, type Subscribable, systemClock, type Timer, TypedEmitter } from '@mesh/core';
 
 /** One outage: a maximal run of consecutive probes without a reply. Times are wall-clock ms. */
 export interface Outage {
@@ -81,7 +80,7 @@ interface Probe {
  * received (a reply came) or lost (no reply `lossTimeoutMs` after it was sent, judged at `sweep(now)`),
  * so a late reply inside the timeout is not a loss and outages never overlap.
  */
-export class OutageTracker extends EventEmitter<OutageTrackerEvents> {
+export class OutageTracker extends TypedEmitter<OutageTrackerEvents> {
   readonly intervalMs: number;
   readonly lossTimeoutMs: number;
   readonly #probes = new Map<number, Probe>();
@@ -195,10 +194,8 @@ export class OutageTracker extends EventEmitter<OutageTrackerEvents> {
   }
 }
 
-/** What the monitor reads lines from (a LabProcess running ping). */
-export interface LineSource {
-  on(event: 'line', fn: (line: string) => void): unknown;
-  off(event: 'line', fn: (line: string) => void): unknown;
+/** What the monitor reads lines from (a LabProcess running ping): any typed emitter of `line`. */
+export interface LineSource extends Subscribable<{ line: [line: string] }> {
   stop(): Promise<unknown>;
 }
 
@@ -216,7 +213,7 @@ export type OutageMonitorEvents = OutageTrackerEvents;
  * Continuous ping through the tunnel: every outage (start, end, duration, probes lost) as events and
  * as a JSON-able report from `stop()`.
  */
-export class OutageMonitor extends EventEmitter<OutageMonitorEvents> {
+export class OutageMonitor extends TypedEmitter<OutageMonitorEvents> {
   readonly ns: string;
   readonly target: string;
   readonly #tracker: OutageTracker;
@@ -224,7 +221,7 @@ export class OutageMonitor extends EventEmitter<OutageMonitorEvents> {
   readonly #clock: Clock;
   readonly #sweeper: Timer;
   readonly #startedAt: number;
-  readonly #onLine: (line: string) => void;
+  readonly #unlisten: () => void;
   #report: Promise<OutageReport> | undefined;
 
   constructor(ns: string, target: string, source: LineSource, options: OutageMonitorOptions = {}) {
@@ -242,13 +239,12 @@ export class OutageMonitor extends EventEmitter<OutageMonitorEvents> {
     this.#tracker.on('outage-end', (o) => this.emit('outage-end', o));
     this.#source = source;
     this.#startedAt = this.#clock.now();
-    this.#onLine = (line) => {
+    this.#unlisten = listen(source, 'line', (line) => {
       const parsed = parsePingLine(line);
       if (!parsed) return;
       this.#tracker.observe(parsed);
       this.#tracker.sweep(this.#clock.now());
-    };
-    source.on('line', this.#onLine);
+    });
     // Losses are only known when their timeout passes, so sweep even when ping prints nothing.
     this.#sweeper = this.#clock.setInterval(() => this.#tracker.sweep(this.#clock.now()), intervalMs);
   }
@@ -266,7 +262,7 @@ export class OutageMonitor extends EventEmitter<OutageMonitorEvents> {
     this.#report ??= (async () => {
       this.#sweeper.cancel();
       this.removeAllListeners();
-      this.#source.off('line', this.#onLine);
+      this.#unlisten();
       await this.#source.stop();
       const stoppedAt = this.#clock.now();
       this.#tracker.sweep(stoppedAt);

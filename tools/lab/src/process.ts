@@ -1,7 +1,14 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { abortReason, type Clock, type Logger, silentLogger, systemClock } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import {
+  abortReason,
+  type Clock,
+  type Logger,
+  Subscriptions,
+  silentLogger,
+  systemClock,
+  TypedEmitter,
+} from '@mesh/core';
 import { LabError, LabErrorCodes } from './errors.js';
 
 export interface LabProcessExit {
@@ -48,7 +55,7 @@ export function netnsArgv(ns: string, argv: readonly string[]): string[] {
  * execs the command, so `pid` is the command itself; it leads its own process group and signals go
  * to the whole group (children included).
  */
-export class LabProcess extends EventEmitter<LabProcessEvents> {
+export class LabProcess extends TypedEmitter<LabProcessEvents> {
   readonly name: string;
   readonly ns: string;
   readonly argv: readonly string[];
@@ -155,9 +162,9 @@ export class LabProcess extends EventEmitter<LabProcessEvents> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#exit) return Promise.reject(this.#exitedError(String(pred)));
     return new Promise((resolve, reject) => {
+      const subs = new Subscriptions();
       const cleanup = () => {
-        this.off(event, onLine);
-        this.off('exit', onExit);
+        subs.clear();
         signal?.removeEventListener('abort', onAbort);
         timer.cancel();
       };
@@ -188,8 +195,7 @@ export class LabProcess extends EventEmitter<LabProcessEvents> {
           ),
         );
       }, timeoutMs);
-      this.on(event, onLine);
-      this.on('exit', onExit);
+      subs.on(this, event, onLine).on(this, 'exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -1,4 +1,4 @@
-import { abortReason, type Clock, systemClock } from '@mesh/core';
+import { abortReason, type Clock, Subscriptions, systemClock } from '@mesh/core';
 import { LabError, LabErrorCodes } from './errors.js';
 import type { LabProcess } from './process.js';
 
@@ -100,9 +100,9 @@ export class UdpAgent {
     const proc = this.process;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise((resolve, reject) => {
+      const subs = new Subscriptions();
       const cleanup = () => {
-        proc.off('line', onLine);
-        proc.off('exit', onExit);
+        subs.clear();
         signal?.removeEventListener('abort', onAbort);
         timer.cancel();
       };
@@ -126,8 +126,7 @@ export class UdpAgent {
           ),
         timeoutMs,
       );
-      proc.on('line', onLine);
-      proc.on('exit', onExit);
+      subs.on(proc, 'line', onLine).on(proc, 'exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (!proc.running) onExit();
     });

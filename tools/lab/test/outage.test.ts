@@ -1,5 +1,4 @@
-import { FakeClock } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { FakeClock, TypedEmitter } from '@mesh/core';
 import { describe, expect, it } from 'vitest';
 import { type Outage, OutageMonitor, OutageTracker, parsePingLine, pingArgv } from '../src/outage.js';
 
@@ -97,7 +96,7 @@ describe('OutageTracker', () => {
   });
 });
 
-class FakePing extends EventEmitter<{ line: [string] }> {
+class FakePing extends TypedEmitter<{ line: [string] }> {
   stopped = 0;
   async stop(): Promise<void> {
     this.stopped++;

@@ -30,12 +30,12 @@ export function describeDatagramPathContract(name: string, setup: () => Promise<
     it('delivers a datagram in each direction, byte for byte', async () => {
       const { a, b } = await open();
       const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-      const atB = onceEvent<[Buffer]>(b, 'data', { timeoutMs: 5000 });
+      const atB = onceEvent(b, 'data', { timeoutMs: 5000 });
       expect(a.send(all)).toBe(true);
       const [got] = await atB;
       expect(Buffer.compare(got!, all)).toBe(0);
       const reply = Buffer.from('pong');
-      const atA = onceEvent<[Buffer]>(a, 'data', { timeoutMs: 5000 });
+      const atA = onceEvent(a, 'data', { timeoutMs: 5000 });
       expect(b.send(reply)).toBe(true);
       expect(String((await atA)[0])).toBe('pong');
     });

@@ -68,10 +68,10 @@ export function describeIceAgentContract(name: string, setup: () => Promise<IceA
       const { a, b } = await make();
       expect(a.send(Buffer.from('early'))).toBe(false);
       await connectBoth(a, b);
-      const atB = onceEvent<[Buffer]>(b, 'data', { timeoutMs: 5000 });
+      const atB = onceEvent(b, 'data', { timeoutMs: 5000 });
       expect(a.send(Buffer.from('ping'))).toBe(true);
       expect(String((await atB)[0])).toBe('ping');
-      const atA = onceEvent<[Buffer]>(a, 'data', { timeoutMs: 5000 });
+      const atA = onceEvent(a, 'data', { timeoutMs: 5000 });
       expect(b.send(new Uint8Array([112, 111, 110, 103]))).toBe(true);
       expect(String((await atA)[0])).toBe('pong');
     });
@@ -82,7 +82,7 @@ export function describeIceAgentContract(name: string, setup: () => Promise<IceA
       const heard: string[] = [];
       b.on('data', (d) => heard.push(String(d)));
       await env.strangerSend(hostOf.get(b)!, Buffer.from('stranger'));
-      const good = onceEvent<[Buffer]>(b, 'data', { timeoutMs: 5000, filter: (d) => String(d) === 'good' });
+      const good = onceEvent(b, 'data', { timeoutMs: 5000, filter: (d) => String(d) === 'good' });
       a.send(Buffer.from('good'));
       await good;
       expect(heard).toEqual(['good']);

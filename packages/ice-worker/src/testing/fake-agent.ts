@@ -1,5 +1,4 @@
-import { abortReason, type Clock, ClosedError, raceAbort, systemClock, type Timer } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
+import { abortReason, type Clock, ClosedError, raceAbort, systemClock, type Timer, TypedEmitter } from '@mesh/core';
 import type {
   CandidateAddress,
   IceAgent,
@@ -70,7 +69,7 @@ export class FakeIceNetwork {
   }
 }
 
-export class FakeIceAgent extends EventEmitter<IceAgentEvents> implements IceAgent {
+export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAgent {
   readonly credentials: IceCredentials;
   readonly config: IceAgentConfig;
   readonly host: string;

@@ -1,2 +1,2 @@
-export { FakeWireGuard, type FakeWireGuardOptions } from './fake-wireguard.js';
 export { MemorySignaler, MemorySignalHub, type SignalFaults } from './memory-signaler.js';
+export { type RelayExistsPolicy, withRelayExistsPolicy } from './relay-exists-policy.js';

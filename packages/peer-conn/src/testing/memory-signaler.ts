@@ -1,8 +1,6 @@
-import { type Clock, ClosedError, type PeerKey } from '@mesh/core';
+import { type Clock, ClosedError, type PeerKey, type Signaler, type SignalerEvents, TypedEmitter } from '@mesh/core';
 import { seededRandom } from '@mesh/core/testing';
-import { EventEmitter } from 'eventemitter3';
 import type { SignalMessage } from '../messages.js';
-import type { Signaler, SignalerEvents } from '../signaler.js';
 
 export interface SignalFaults {
   /** Probability that a message is lost. */
@@ -69,7 +67,7 @@ export class MemorySignalHub {
   }
 }
 
-export class MemorySignaler extends EventEmitter<SignalerEvents & { connected: () => void }> implements Signaler {
+export class MemorySignaler extends TypedEmitter<SignalerEvents> implements Signaler<SignalMessage> {
   readonly key: PeerKey;
   readonly #hub: MemorySignalHub;
   closed = false;

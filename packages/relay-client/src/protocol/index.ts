@@ -39,7 +39,7 @@ export {
   TRANSPORT_HEADER_SIZE,
 } from './constants.js';
 export { type ProtocolErrorReason, RelayProtocolError } from './errors.js';
-export { PeerId, peerIdFromKey } from './peer-id.js';
+export { PeerId, type PeerRef, peerIdFromKey, toPeerId } from './peer-id.js';
 export {
   DEFAULT_TOKEN_TTL_MS,
   encodeRelayToken,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PeerKey } from '@mesh/core';
+import { InvalidArgumentError, PeerKey } from '@mesh/core';
 import { PEER_ID_SIZE } from './constants.js';
 import { RelayProtocolError } from './errors.js';
 
@@ -58,4 +58,18 @@ export class PeerId {
 /** The relay peer id of a WireGuard public key. */
 export function peerIdFromKey(key: PeerKey): PeerId {
   return PeerId.fromKey(key);
+}
+
+/** A peer given as its WireGuard key (PeerKey or base64/hex text), its relay PeerId, or NetBird's id text. */
+export type PeerRef = PeerKey | PeerId | string;
+
+/** The relay peer id of any PeerRef; `sha-…` text must carry a 32-byte digest. */
+export function toPeerId(ref: PeerRef): PeerId {
+  if (ref instanceof PeerId) return ref;
+  if (typeof ref === 'string' && ref.startsWith('sha-')) {
+    const digest = Buffer.from(ref.slice(4), 'base64');
+    if (digest.length !== 32) throw new InvalidArgumentError(`invalid relay peer id ${JSON.stringify(ref)}`);
+    return PeerId.fromBytes(Buffer.concat([PREFIX, digest]));
+  }
+  return PeerId.fromKey(PeerKey.from(ref));
 }

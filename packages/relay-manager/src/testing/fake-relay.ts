@@ -10,15 +10,16 @@ import {
   type PeerKey,
   raceAbort,
   systemClock,
+  TypedEmitter,
   throwIfAborted,
 } from '@mesh/core';
-import { EventEmitter } from 'eventemitter3';
 import type {
   RelayClientFactory,
   RelayClientFactoryOptions,
   RelayClientLike,
   RelayClientLikeEvents,
 } from '../client.js';
+import { FAKE_OPEN_TIMEOUT_MS, FAKE_PONG_TIMEOUT_MS } from '../constants.js';
 
 export interface FakeRelayNetworkOptions {
   clock?: Clock;
@@ -58,8 +59,8 @@ export class FakeRelayNetwork {
   constructor(options: FakeRelayNetworkOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.disconnectOrder = options.disconnectOrder ?? 'conns-first';
-    this.openTimeoutMs = options.openTimeoutMs ?? 5_000;
-    this.pongTimeoutMs = options.pongTimeoutMs ?? 3_000;
+    this.openTimeoutMs = options.openTimeoutMs ?? FAKE_OPEN_TIMEOUT_MS;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? FAKE_PONG_TIMEOUT_MS;
   }
 
   addServer(url: string, options: FakeRelayServerOptions = {}): FakeRelayServer {
@@ -182,7 +183,7 @@ export class FakeRelayServer {
 
 type ClientState = 'new' | 'connecting' | 'connected' | 'closed';
 
-export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> implements RelayClientLike {
+export class FakeRelayClient extends TypedEmitter<RelayClientLikeEvents> implements RelayClientLike {
   readonly url: string;
   readonly localKey: PeerKey;
   instanceUrl: string | undefined;
@@ -253,7 +254,7 @@ export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> impleme
     if (!this.#server.isOnline(peer)) {
       try {
         const signals = signal ? [signal, conn.waitSignal] : [conn.waitSignal];
-        await onceEvent<[{ peerKey: PeerKey }]>(this, 'peer-online', {
+        await onceEvent(this, 'peer-online', {
           filter: (p) => p.peerKey.base64 === key,
           timeoutMs: this.#network.openTimeoutMs,
           clock: this.#network.clock,
@@ -359,7 +360,7 @@ export class FakeRelayClient extends EventEmitter<RelayClientLikeEvents> impleme
 }
 
 /** One per-peer entry of a FakeRelayClient: a DatagramPath routed through the fake server. */
-export class FakeRelayConn extends EventEmitter<DatagramPathEvents> implements DatagramPath {
+export class FakeRelayConn extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
   readonly kind = 'relay';
   readonly peer: PeerKey;
   /** @internal Set once the remote was online and `openConn` resolved. */

@@ -1,6 +1,6 @@
 import { onceEvent } from '@mesh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HandshakeInfo, type HandshakeTimeoutInfo, HandshakeWatcher } from '../../src/index.js';
+import { type HandshakeInfo, HandshakeWatcher } from '../../src/index.js';
 import { createEndpointTunnel, type EndpointTunnel } from './endpoint-tunnel.js';
 
 // Short bounds so the test is quick. (Below WireGuard's 2-minute rekey a healthy tunnel would go
@@ -99,7 +99,7 @@ describe('PeerEndpoint + HandshakeWatcher with real wireguard-go across two NATs
     const monitor = t.lab.startOutageMonitor('peerA', t.b.tunnelIp, { intervalMs: 200 });
     try {
       const fromLine = t.a.agent.lines.length + t.a.agent.linesDropped;
-      const timeout = onceEvent<[HandshakeTimeoutInfo]>(watcher, 'handshake-timeout', {
+      const timeout = onceEvent(watcher, 'handshake-timeout', {
         timeoutMs: STALE_AFTER_MS + 10_000,
       });
       const blockedAt = Date.now();
@@ -135,7 +135,7 @@ describe('PeerEndpoint + HandshakeWatcher with real wireguard-go across two NATs
       expect(info.reason).toBe('stale');
 
       // Re-arm first (baseline before the path comes back, as with a new path), then unblock.
-      const again = onceEvent<[HandshakeInfo]>(watcher, 'handshake', { timeoutMs: 20_000 });
+      const again = onceEvent(watcher, 'handshake', { timeoutMs: 20_000 });
       await watcher.reset();
       const unblockedAt = Date.now();
       await t.lab.blockUdp('natA', false);

@@ -5,14 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCode, onceEvent } from '@mesh/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  cleanupLeftoverLabs,
-  generateKeyPair,
-  Lab,
-  type Outage,
-  type ProbeResult,
-  type UdpAgent,
-} from '../../src/index.js';
+import { cleanupLeftoverLabs, generateKeyPair, Lab, type UdpAgent } from '../../src/index.js';
 import { recordPath } from '../../src/registry.js';
 
 /** Polls `fn` until it returns a truthy value; bounded in time (there is no event for a kernel counter). */
@@ -260,23 +253,23 @@ describe('lab with cone NATs', () => {
     expect((await lab.execOk('peerB', ['wg', 'show', wb.ifname, 'public-key'])).stdout.trim()).toBe(kb.publicKey);
 
     const mon = lab.startOutageMonitor('peerA', '100.64.0.2', { intervalMs: 100 });
-    await onceEvent<[ProbeResult]>(mon, 'probe', { filter: (p) => p.received, timeoutMs: 5_000 });
+    await onceEvent(mon, 'probe', { filter: (p) => p.received, timeoutMs: 5_000 });
     await lab.blockUdp('natA', true);
     const blockedAt = Date.now();
-    const [start] = await onceEvent<[Outage]>(mon, 'outage-start', { timeoutMs: 5_000 });
+    const [start] = await onceEvent(mon, 'outage-start', { timeoutMs: 5_000 });
     expect(start.startAt).toBeGreaterThanOrEqual(blockedAt - 250);
     await lab.blockUdp('natA', false);
     const unblockedAt = Date.now();
-    const [end] = await onceEvent<[Outage]>(mon, 'outage-end', { timeoutMs: 5_000 });
+    const [end] = await onceEvent(mon, 'outage-end', { timeoutMs: 5_000 });
     expect(end.endAt!).toBeGreaterThanOrEqual(unblockedAt - 250);
     expect(end.durationMs!).toBeGreaterThan(800);
     expect(end.lost).toBeGreaterThan(5);
 
     // a paused wireguard-go is an outage too; resumed, traffic flows again
     wb.process.pause();
-    await onceEvent<[Outage]>(mon, 'outage-start', { timeoutMs: 5_000 });
+    await onceEvent(mon, 'outage-start', { timeoutMs: 5_000 });
     wb.process.resume();
-    await onceEvent<[Outage]>(mon, 'outage-end', { timeoutMs: 5_000 });
+    await onceEvent(mon, 'outage-end', { timeoutMs: 5_000 });
 
     const report = await mon.stop();
     expect(report.outages).toHaveLength(2);

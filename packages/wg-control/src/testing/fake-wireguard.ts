@@ -1,19 +1,31 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { type Clock, PeerKey, type Timer } from '@mesh/core';
-import type { WgDevice, WgPeerConfig, WgPeerState } from '@mesh/wg-control';
+import {
+  MESSAGE_INITIATION_SIZE,
+  MESSAGE_INITIATION_TYPE,
+  MESSAGE_KEEPALIVE_SIZE,
+  MESSAGE_RESPONSE_SIZE,
+  MESSAGE_RESPONSE_TYPE,
+  MESSAGE_TRANSPORT_TYPE,
+  REJECT_AFTER_TIME_MS,
+  REKEY_AFTER_TIME_MS,
+  REKEY_TIMEOUT_MS,
+} from '../constants.js';
+import { emptyPeerState, type WgDevice, type WgPeerConfig, type WgPeerState } from '../device.js';
 
 export interface FakeWireGuardOptions {
   clock: Clock;
   name?: string;
-  /** Retry interval of an unanswered handshake initiation (WireGuard: 5 s). */
+  /** Retry interval of an unanswered handshake initiation. Default REKEY_TIMEOUT_MS (5 s). */
   rekeyTimeoutMs?: number;
-  /** A session older than this is renewed (WireGuard: 120 s). */
+  /** A session older than this is renewed. Default REKEY_AFTER_TIME_MS (120 s). */
   rekeyAfterMs?: number;
 }
 
-const INITIATION = 1;
-const RESPONSE = 2;
-const TRANSPORT = 4;
+/** Size of the data packet sendData() sends by default (a small ping through the tunnel). */
+const DATA_SIZE = 96;
+/** WireGuard's own timer wheel: 100 ms granularity is plenty for these tests. */
+const TICK_MS = 100;
 
 function message(type: number, size: number): Buffer {
   const b = Buffer.alloc(size);
@@ -24,7 +36,7 @@ function message(type: number, size: number): Buffer {
 /**
  * A stand-in for one WireGuard device with one peer, for fast PeerConn tests on the fake clock:
  * a real UDP socket on 127.0.0.1 that speaks WireGuard's message framing (types 1, 2, 4 with three
- * zero bytes) to the configured endpoint. It initiates a handshake when it has none (retrying every
+ * zero bytes and WireGuard's message sizes) to the configured endpoint. It initiates a handshake when it has none (retrying every
  * `rekeyTimeoutMs`), answers initiations, records the handshake time on both ends, sends persistent
  * keepalives, and renews the session after `rekeyAfterMs`. No cryptography: the framing and the
  * timing are what PeerEndpoint and HandshakeWatcher observe. Implements the WgDevice calls
@@ -48,8 +60,8 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
   constructor(options: FakeWireGuardOptions) {
     this.#clock = options.clock;
     this.name = options.name ?? 'fakewg0';
-    this.#rekeyTimeoutMs = options.rekeyTimeoutMs ?? 5_000;
-    this.#rekeyAfterMs = options.rekeyAfterMs ?? 120_000;
+    this.#rekeyTimeoutMs = options.rekeyTimeoutMs ?? REKEY_TIMEOUT_MS;
+    this.#rekeyAfterMs = options.rekeyAfterMs ?? REKEY_AFTER_TIME_MS;
   }
 
   async start(): Promise<number> {
@@ -59,8 +71,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
     this.#socket = socket;
     this.port = socket.address().port;
-    // WireGuard's own timer wheel: 100 ms granularity is plenty for these tests.
-    this.#timers.push(this.#clock.setInterval(() => this.#tick(), 100));
+    this.#timers.push(this.#clock.setInterval(() => this.#tick(), TICK_MS));
     return this.port;
   }
 
@@ -72,9 +83,9 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
   }
 
   /** Sends one data packet to the peer, as a ping through the tunnel would. */
-  sendData(size = 96): boolean {
+  sendData(size = DATA_SIZE): boolean {
     if (!this.#peer || !this.#hasSession()) return false;
-    this.#send(message(TRANSPORT, size));
+    this.#send(message(MESSAGE_TRANSPORT_TYPE, size));
     return true;
   }
 
@@ -85,16 +96,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
 
   async upsertPeer(config: WgPeerConfig): Promise<void> {
     const key = PeerKey.from(config.publicKey);
-    this.#peer ??= {
-      publicKey: key,
-      endpoint: null,
-      allowedIps: [],
-      lastHandshakeAt: 0,
-      rxBytes: 0,
-      txBytes: 0,
-      persistentKeepalive: 0,
-      presharedKey: false,
-    };
+    this.#peer ??= emptyPeerState(key);
     if (config.endpoint) {
       this.#peer.endpoint = config.endpoint;
       const i = config.endpoint.lastIndexOf(':');
@@ -113,7 +115,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
 
   #hasSession(): boolean {
     const p = this.#peer;
-    return !!p && p.lastHandshakeAt > 0 && this.#clock.now() - p.lastHandshakeAt < 180_000;
+    return !!p && p.lastHandshakeAt > 0 && this.#clock.now() - p.lastHandshakeAt < REJECT_AFTER_TIME_MS;
   }
 
   #tick(): void {
@@ -125,12 +127,12 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
     if (due && mono - this.#lastInitiationAt >= this.#rekeyTimeoutMs) {
       this.#lastInitiationAt = mono;
       this.#awaitingResponse = true;
-      this.#send(message(INITIATION, 148));
+      this.#send(message(MESSAGE_INITIATION_TYPE, MESSAGE_INITIATION_SIZE));
     }
   }
 
   #keepalive(): void {
-    if (this.#peer && this.#hasSession()) this.#send(message(TRANSPORT, 32));
+    if (this.#peer && this.#hasSession()) this.#send(message(MESSAGE_TRANSPORT_TYPE, MESSAGE_KEEPALIVE_SIZE));
   }
 
   #send(b: Buffer): void {
@@ -144,18 +146,18 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
     if (!p || !this.#endpoint || host !== this.#endpoint.host || port !== this.#endpoint.port) return;
     p.rxBytes += msg.length;
     switch (msg[0]) {
-      case INITIATION:
+      case MESSAGE_INITIATION_TYPE:
         p.lastHandshakeAt = this.#clock.now();
-        this.#send(message(RESPONSE, 92));
+        this.#send(message(MESSAGE_RESPONSE_TYPE, MESSAGE_RESPONSE_SIZE));
         break;
-      case RESPONSE:
+      case MESSAGE_RESPONSE_TYPE:
         if (this.#awaitingResponse) {
           this.#awaitingResponse = false;
           p.lastHandshakeAt = this.#clock.now();
         }
         break;
-      case TRANSPORT:
-        if (msg.length > 32) this.dataReceived++;
+      case MESSAGE_TRANSPORT_TYPE:
+        if (msg.length > MESSAGE_KEEPALIVE_SIZE) this.dataReceived++; // not a keepalive
         break;
     }
   }
