@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { type DatagramPath, type DatagramPathEvents, PathStats, TypedEmitter } from '@mesh/core';
 
 /** A UDP socket on 127.0.0.1 standing in for WireGuard: records what it receives. */
-export class FakeWireGuard {
+export class WgSocketStub {
   readonly received: Array<{ data: Buffer; from: RemoteInfo }> = [];
   readonly #waiters: Array<() => void> = [];
 
@@ -13,10 +13,10 @@ export class FakeWireGuard {
     });
   }
 
-  static async open(): Promise<FakeWireGuard> {
+  static async open(): Promise<WgSocketStub> {
     const socket = createSocket('udp4');
     await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-    return new FakeWireGuard(socket);
+    return new WgSocketStub(socket);
   }
 
   get port(): number {

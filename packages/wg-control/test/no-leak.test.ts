@@ -1,7 +1,7 @@
 import { type Clock, MemoryPath, systemClock, type Timer } from '@mesh/core';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, HandshakeWatcher, PeerEndpoint, type WgPeerState } from '../src/index.js';
-import { FakeWireGuard } from './helpers.js';
+import { WgSocketStub } from './helpers.js';
 
 const summary = () => {
   const counts: Record<string, number> = {};
@@ -52,7 +52,7 @@ class CountingClock implements Clock {
 
 describe('no leaked handles', () => {
   it('500 PeerEndpoints and 500 HandshakeWatchers opened and closed leave active resources at the baseline', async () => {
-    const wg = await FakeWireGuard.open();
+    const wg = await WgSocketStub.open();
     const clock = new CountingClock();
     const device = { name: 'wgleak', getPeer: async (): Promise<WgPeerState | null> => null };
     const baseline = summary();

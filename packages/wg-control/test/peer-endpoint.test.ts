@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/constants.js';
 import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
 import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
-import { FakeWireGuard, RefusingPath, wgMessage } from './helpers.js';
+import { WgSocketStub, RefusingPath, wgMessage } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -11,7 +11,7 @@ afterEach(() => {
 });
 
 async function side(clock: FakeClock, options: Partial<PeerEndpointOptions> = {}) {
-  const wg = await FakeWireGuard.open();
+  const wg = await WgSocketStub.open();
   const ep = new PeerEndpoint({ wireguardPort: wg.port, clock, ...options });
   cleanups.push(
     () => wg.close(),
@@ -193,7 +193,7 @@ describe('PeerEndpoint', () => {
     const { a, b, pa, pb } = await pairOfSides({ probeIntervalMs: 0 });
     a.ep.setActive(pa);
     b.ep.setActive(pb);
-    const stranger = await FakeWireGuard.open();
+    const stranger = await WgSocketStub.open();
     cleanups.push(() => stranger.close());
     await new Promise((r) => stranger.socket.send(wgMessage(4, 'intruder'), a.address.port, a.address.host, r));
     a.wg.send(wgMessage(4, 'genuine'), a.address);

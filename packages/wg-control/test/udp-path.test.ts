@@ -3,7 +3,7 @@ import { onceEvent } from '@mesh/core';
 import { describeDatagramPathContract } from '@mesh/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerEndpoint, UdpPath } from '../src/index.js';
-import { FakeWireGuard, wgMessage } from './helpers.js';
+import { WgSocketStub, wgMessage } from './helpers.js';
 
 /** Two UdpPaths on loopback aimed at each other. */
 async function udpPair(): Promise<[UdpPath, UdpPath]> {
@@ -69,8 +69,8 @@ describe('PeerEndpoint over real loopback UDP (one process)', () => {
   });
 
   it('carries WireGuard datagrams both ways and gets probe verdicts over UdpPaths', async () => {
-    const wgA = await FakeWireGuard.open();
-    const wgB = await FakeWireGuard.open();
+    const wgA = await WgSocketStub.open();
+    const wgB = await WgSocketStub.open();
     const [pa, pb] = await udpPair();
     const epA = new PeerEndpoint({ wireguardPort: wgA.port, probeIntervalMs: 100, trustWindowMs: 400 });
     const epB = new PeerEndpoint({ wireguardPort: wgB.port, probeIntervalMs: 100, trustWindowMs: 400 });
