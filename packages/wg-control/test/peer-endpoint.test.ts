@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/constants.js';
 import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
 import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
-import { WgSocketStub, RefusingPath, wgMessage } from './helpers.js';
+import { RefusingPath, WgSocketStub, wgMessage } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
