@@ -18,14 +18,16 @@ function workspacePackages(): Map<string, string> {
 }
 
 /**
- * Shared vitest config. Every `@mesh/<pkg>` and `@mesh/<pkg>/testing` import resolves to that
- * package's sources, so tests of one package never run against a stale build of another.
+ * Shared vitest config. Every `@mesh/<pkg>`, `@mesh/<pkg>/testing` and `@mesh/<pkg>/testing/contract`
+ * import resolves to that package's sources, so tests of one package never run against a stale
+ * build of another.
  * kind 'unit': test/**\/*.test.ts (fake clock, loopback real components); kind 'lab': test/lab/**\/*.lab.ts
  * (network namespaces, root).
  */
 export function meshVitest(name: string, kind: 'unit' | 'lab' = 'unit') {
   const reportFile = `${root}.reports/${name.replace('@mesh/', '')}.${kind}.json`;
   const alias = [...workspacePackages()].flatMap(([pkg, dir]) => [
+    { find: new RegExp(`^${pkg}/testing/contract$`), replacement: `${dir}/src/testing/contract.ts` },
     { find: new RegExp(`^${pkg}/testing$`), replacement: `${dir}/src/testing/index.ts` },
     { find: new RegExp(`^${pkg}$`), replacement: `${dir}/src/index.ts` },
   ]);

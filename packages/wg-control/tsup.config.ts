@@ -1,3 +1,3 @@
-import { meshTsup } from '../../tsup.base.js';
+import { meshTsupWithTesting } from '../../tsup.base.js';
 
-export default meshTsup({ index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' }, { external: ['vitest'] });
+export default meshTsupWithTesting({ contract: true });

@@ -1,9 +1,9 @@
 import { JsonLinesLogger, type Logger } from '@mesh/core';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, relayToken } from './config.js';
 import { ControlServer } from './control.js';
 import { openInterface, type WgInterface } from './interface.js';
 import { MetricsServer } from './metrics.js';
-import { type MinimalAgent, type MinimalAgentOverrides, runMinimalAgent } from './minimal.js';
+import { type MinimalAgent, type MinimalAgentConfig, type MinimalAgentOverrides, runMinimalAgent } from './minimal.js';
 import { type AgentStatus, collectStatus } from './status.js';
 
 export interface Agent {
@@ -18,6 +18,8 @@ export interface RunAgentOptions extends Omit<MinimalAgentOverrides, 'device' | 
   logger?: Logger;
   /** Skip creating the interface and use this one (tests). */
   iface?: WgInterface;
+  /** Called on a `down` request on the control socket (`mesh-agent down`); absent → `down` is refused. */
+  onStopRequest?: () => void;
 }
 
 /**
@@ -34,10 +36,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
   try {
     const iface = options.iface ?? (await openInterface(config.interface, { logger: log }));
     undo.push(() => iface.close());
-    const core = await runMinimalAgent(config, { ...options, device: iface.device, logger: log });
+    const core = await runMinimalAgent(minimalConfig(config), { ...options, device: iface.device, logger: log });
     undo.push(() => core.stop());
     const status = () => collectStatus(config.publicKey, core.relays, core.peers);
-    const control = new ControlServer(config.control.socket, { status });
+    const control = new ControlServer(config.control.socket, { status, down: options.onStopRequest });
     await control.start();
     undo.push(() => control.stop());
     if (config.metrics) {
@@ -66,4 +68,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     await unwind();
     throw err;
   }
+}
+
+/** The core loop's view of a config: the relay token (given, or minted from the secret at every dial) resolved. */
+export function minimalConfig(config: AgentConfig): MinimalAgentConfig {
+  const { relay } = config;
+  return { ...config, relay: relay && { urls: relay.urls, token: relayToken(relay) } };
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { fstatSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { toError } from '@mesh/core';
 import { main } from './main.js';
@@ -7,6 +8,13 @@ const code = await main(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   readStdin: () => text(process.stdin),
+  stdoutStat: () => {
+    try {
+      return fstatSync(1);
+    } catch {
+      return null;
+    }
+  },
   untilStop: () =>
     new Promise((resolve) => {
       // `on`, not `once`: a second Ctrl-C during the clean stop must not kill us half-way.

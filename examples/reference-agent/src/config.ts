@@ -5,7 +5,9 @@ import { type LogLevel, PeerKey, toError } from '@mesh/core';
 import type { HostPort, TurnServerConfig } from '@mesh/ice-worker';
 import { generateRelayToken } from '@mesh/relay-client';
 import { publicKeyFromPrivate } from '@mesh/wg-control';
+import { defaultControlSocket } from './control.js';
 import { ConfigError } from './errors.js';
+import type { MinimalAgentConfig } from './minimal.js';
 
 /** How the agent gets its WireGuard interface (README, "interface.mode"). */
 export type InterfaceMode = 'wireguard-go' | 'kernel' | 'existing';
@@ -33,14 +35,8 @@ export interface AgentConfig {
   peers: { publicKey: PeerKey; allowedIps: string[] }[];
   control: { socket: string };
   metrics: { host: string; port: number } | null;
-  tuning: {
-    persistentKeepaliveSec: number;
-    probeIntervalMs: number;
-    trustWindowMs: number;
-    firstHandshakeTimeoutMs: number;
-    staleAfterMs: number;
-    logLevel: LogLevel;
-  };
+  /** The same fields the core loop reads (`MinimalAgentConfig`), so every one is validated here. */
+  tuning: MinimalAgentConfig['tuning'];
 }
 
 export const DEFAULT_TUNING: AgentConfig['tuning'] = {
@@ -337,7 +333,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   });
 
   const ctl = root.object('control', 'optional')?.only('socket') ?? null;
-  const controlSocket = ctl?.string('socket', 'optional') ?? `/var/run/mesh-agent/${name}.sock`;
+  const controlSocket = ctl?.string('socket', 'optional') ?? defaultControlSocket(name);
   if (!isAbsolute(controlSocket)) throw new ConfigError('config.control.socket', 'must be an absolute path');
 
   const met = root.object('metrics', 'optional')?.only('listen') ?? null;

@@ -32,8 +32,11 @@ export class ControlError extends MeshError {
   }
 }
 
+/** A bad command line; `command` names the subcommand whose usage the CLI prints with it. */
 export class UsageError extends MeshError {
-  constructor(message: string) {
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
     super(AgentErrorCodes.USAGE, message);
+    this.command = command;
   }
 }

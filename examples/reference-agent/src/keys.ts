@@ -17,3 +17,12 @@ export function genkey(): string {
 export function pubkey(privateKeyText: string): string {
   return `${publicKeyFromPrivate(privateKeyText.trim()).base64}\n`;
 }
+
+/** What `wg genkey` prints on stderr when its stdout is a file other users can read. */
+export const WORLD_ACCESSIBLE_WARNING =
+  'Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.\n';
+
+/** `wg genkey`'s check of its stdout (`fstat(1)`): a regular file with any permission bit for others. */
+export function isWorldAccessibleFile(stat: { isFile(): boolean; mode: number } | null): boolean {
+  return stat?.isFile() === true && (stat.mode & 0o007) !== 0;
+}

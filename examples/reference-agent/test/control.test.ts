@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type AgentStatus, ControlServer, requestStatus } from '../src/index.js';
-import { type CliIo, main } from '../src/main.js';
+import { main } from '../src/main.js';
+import { testIo as io } from './cli-io.js';
 import { keyPair, validConfig } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mesh-agent-control-'));
@@ -65,22 +66,6 @@ async function rawServer(path: string, onConnection: (s: Socket) => void): Promi
     for (const s of held) s.destroy();
     return new Promise<void>((r) => server.close(() => r()));
   });
-}
-
-function io(stdin = ''): CliIo & { out: string; err: string } {
-  const r = {
-    out: '',
-    err: '',
-    stdout: (t: string) => {
-      r.out += t;
-    },
-    stderr: (t: string) => {
-      r.err += t;
-    },
-    readStdin: async () => stdin,
-    untilStop: () => new Promise<never>(() => {}),
-  };
-  return r;
 }
 
 describe('control socket', () => {

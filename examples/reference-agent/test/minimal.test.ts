@@ -3,15 +3,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onceEvent, type PeerKey, silentLogger, systemClock } from '@mesh/core';
-import { SignalServer } from '@mesh/example-signal';
 import type { PathKind, PeerConn } from '@mesh/peer-conn';
 import { RelayServer } from '@mesh/relay-server';
+import { SignalServer } from '@mesh/signal-server';
 import type { WgDevice } from '@mesh/wg-control';
 import { FakeWireGuard } from '@mesh/wg-control/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type AgentConfig,
   collectStatus,
+  minimalConfig,
   parseConfig,
   requestStatus,
   runAgent,
@@ -102,7 +103,7 @@ describe('on loopback: real relay server, signaling server and werift; a UDP sta
     const { relayUrl, sides } = await world();
     const agents = [];
     for (const { config, wg } of sides) {
-      const agent = await runMinimalAgent(config, overrides(wg));
+      const agent = await runMinimalAgent(minimalConfig(config), overrides(wg));
       cleanups.push(() => agent.stop());
       agents.push(agent);
     }
@@ -129,7 +130,7 @@ describe('on loopback: real relay server, signaling server and werift; a UDP sta
       iface: { name: 'fake0', device: fakeDevice(a!.wg), owned: true, close: async () => void ifaceClosed++ },
     });
     cleanups.push(() => agent.stop());
-    const other = await runMinimalAgent(b!.config, overrides(b!.wg));
+    const other = await runMinimalAgent(minimalConfig(b!.config), overrides(b!.wg));
     cleanups.push(() => other.stop());
     await until(agent.core.peers[0]!, 'ice-direct');
 
@@ -167,7 +168,7 @@ describe('on loopback: real relay server, signaling server and werift; a UDP sta
     const { relayUrl, sides, startServers } = await world({ serversLater: true });
     const agents = [];
     for (const { config, wg } of sides) {
-      const agent = await runMinimalAgent(config, overrides(wg)); // resolves: nothing waits for a server
+      const agent = await runMinimalAgent(minimalConfig(config), overrides(wg)); // resolves: nothing waits for a server
       cleanups.push(() => agent.stop());
       agents.push(agent);
     }

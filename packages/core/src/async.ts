@@ -2,10 +2,13 @@ import { abortReason, type Clock, systemClock } from './clock.js';
 import { TimeoutError } from './errors.js';
 import type { AnyListener, EventArgs, EventName, Subscribable } from './events.js';
 
+/** Options shared by the waiting helpers: an abort signal, a timeout and the clock that measures it. */
 export interface WaitOptions {
+  /** Rejects with the signal's reason (a MeshError) when it aborts. */
   signal?: AbortSignal;
   /** Rejects with TimeoutError after this many ms (on `clock`). */
   timeoutMs?: number;
+  /** Clock for the timeout; `systemClock` by default. */
   clock?: Clock;
 }
 

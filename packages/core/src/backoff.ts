@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from './errors.js';
 import { cryptoRandom } from './random.js';
 
+/** Parameters of a Backoff ladder. */
 export interface BackoffOptions {
   /** First delay in ms. */
   initial: number;
@@ -20,9 +21,13 @@ export interface BackoffOptions {
  * the same instant do not come back in lockstep.
  */
 export class Backoff {
+  /** First delay in ms. */
   readonly initial: number;
+  /** Growth factor per attempt. */
   readonly multiplier: number;
+  /** Upper bound of the un-jittered delay, ms. */
   readonly max: number;
+  /** Half-width of the uniform jitter factor (0..1). */
   readonly jitter: number;
   readonly #random: () => number;
   #attempt = 0;
@@ -52,6 +57,7 @@ export class Backoff {
     return Math.min(this.max, this.initial * this.multiplier ** this.#attempt);
   }
 
+  /** The jittered delay before the next attempt, in ms; advances the ladder by one step. */
   next(): number {
     const base = this.peekBase();
     this.#attempt++;
@@ -59,6 +65,7 @@ export class Backoff {
     return Math.max(0, Math.round(base * factor));
   }
 
+  /** Starts the ladder over from `initial` (call it after a success). */
   reset(): void {
     this.#attempt = 0;
   }

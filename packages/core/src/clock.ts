@@ -2,6 +2,7 @@ import { AbortError } from './errors.js';
 
 /** A scheduled callback; `cancel()` is idempotent. */
 export interface Timer {
+  /** Stops the callback from running (again). Safe to call after it fired. */
   cancel(): void;
 }
 
@@ -12,9 +13,13 @@ export interface Timer {
  * is how watchers detect a clock jump.
  */
 export interface Clock {
+  /** Wall-clock time in ms since the epoch; jumps on suspend/resume and NTP steps. */
   now(): number;
+  /** Monotonic time in ms; never jumps, so durations are measured with it. */
   monotonic(): number;
+  /** Runs `fn` once after `ms`. */
   setTimeout(fn: () => void, ms: number): Timer;
+  /** Runs `fn` every `ms` until cancelled. */
   setInterval(fn: () => void, ms: number): Timer;
   /** Resolves after `ms`; rejects with AbortError when `signal` aborts first. */
   sleep(ms: number, options?: { signal?: AbortSignal }): Promise<void>;
@@ -45,17 +50,21 @@ abstract class BaseClock implements Clock {
 
 /** The process's real clocks. Timers are unref'd: a pending mesh timer never keeps a process alive. */
 export class SystemClock extends BaseClock {
+  /** Wall-clock time: `Date.now()`. */
   now(): number {
     return Date.now();
   }
+  /** Monotonic time: `performance.now()` (does not advance while the host sleeps). */
   monotonic(): number {
     return performance.now();
   }
+  /** Runs `fn` once after `ms` (a negative delay counts as 0). */
   setTimeout(fn: () => void, ms: number): Timer {
     const t = setTimeout(fn, Math.max(0, ms));
     t.unref?.();
     return { cancel: () => clearTimeout(t) };
   }
+  /** Runs `fn` every `ms` (at least 1 ms) until cancelled. */
   setInterval(fn: () => void, ms: number): Timer {
     const t = setInterval(fn, Math.max(1, ms));
     t.unref?.();
@@ -63,6 +72,7 @@ export class SystemClock extends BaseClock {
   }
 }
 
+/** The shared SystemClock every mesh component uses unless given another clock. */
 export const systemClock: Clock = new SystemClock();
 
 interface FakeTimer {
@@ -89,16 +99,20 @@ export class FakeClock extends BaseClock {
     this.#wallOffset = startWallMs;
   }
 
+  /** Wall time: the start time plus every advance and jump. */
   now(): number {
     return this.#wallOffset + this.#mono;
   }
+  /** Monotonic time: ms advanced since construction (jumps do not count). */
   monotonic(): number {
     return this.#mono;
   }
 
+  /** Runs `fn` once when `advance()` reaches `ms` from now. */
   setTimeout(fn: () => void, ms: number): Timer {
     return this.#add(fn, Math.max(0, ms), null);
   }
+  /** Runs `fn` every `ms` (at least 1 ms) of advanced time until cancelled. */
   setInterval(fn: () => void, ms: number): Timer {
     const every = Math.max(1, ms);
     return this.#add(fn, every, every);
@@ -168,6 +182,9 @@ export async function flushMicrotasks(rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
+/**
+ * The reason of an aborted signal as a MeshError: kept when it already has a code, wrapped in an AbortError otherwise.
+ */
 export function abortReason(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
   if (r instanceof Error && typeof (r as { code?: unknown }).code === 'string') return r;

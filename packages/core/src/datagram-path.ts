@@ -2,10 +2,13 @@ import type { TypedEmitter } from './events.js';
 
 /** Why a path closed: `local` when its owner called close(); otherwise what killed it. */
 export interface PathCloseInfo {
+  /** `local` for the owner's close(); otherwise a short label of what killed the path. */
   reason: string;
+  /** The error that killed the path, when there was one. */
   error?: Error;
 }
 
+/** Events of a DatagramPath. */
 export interface DatagramPathEvents {
   /** One datagram from the remote side. */
   data: (datagram: Buffer) => void;
@@ -13,13 +16,19 @@ export interface DatagramPathEvents {
   close: (info: PathCloseInfo) => void;
 }
 
+/** Traffic counters of one DatagramPath since it opened. */
 export interface PathCounters {
+  /** Datagrams received. */
   rxPackets: number;
+  /** Datagrams sent. */
   txPackets: number;
+  /** Bytes received. */
   rxBytes: number;
+  /** Bytes sent. */
   txBytes: number;
   /** Wall-clock ms of the last datagram received / sent; 0 if none. */
   lastRxAt: number;
+  /** Wall-clock ms of the last datagram sent; 0 if none. */
   lastTxAt: number;
 }
 
@@ -30,7 +39,9 @@ export interface PathCounters {
 export interface DatagramPath extends TypedEmitter<DatagramPathEvents> {
   /** Short kind label for logs and status, e.g. `relay`, `ice-direct`, `udp`. */
   readonly kind: string;
+  /** True once the path has closed (for any reason). */
   readonly closed: boolean;
+  /** Traffic counters so far. */
   readonly counters: Readonly<PathCounters>;
   /** Queues one datagram; false when it was dropped (closed, oversize, queue full). Never throws. */
   send(datagram: Uint8Array): boolean;
@@ -49,18 +60,21 @@ export class PathStats implements PathCounters {
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  /** Counts one received datagram of `bytes` bytes. */
   rx(bytes: number): void {
     this.rxPackets++;
     this.rxBytes += bytes;
     this.lastRxAt = this.now();
   }
 
+  /** Counts one sent datagram of `bytes` bytes. */
   tx(bytes: number): void {
     this.txPackets++;
     this.txBytes += bytes;
     this.lastTxAt = this.now();
   }
 
+  /** A plain copy of the counters (what `DatagramPath.counters` returns). */
   snapshot(): PathCounters {
     return {
       rxPackets: this.rxPackets,

@@ -7,6 +7,7 @@ import { EventEmitter } from 'eventemitter3';
  * it, and a misspelled event or a wrong listener is a compile error. Nothing exists at run time.
  */
 export class TypedEmitter<T extends object> extends EventEmitter<T> {
+  /** Type-only copy of the event map `T`, for inference; never set at run time. */
   declare readonly '~events'?: T;
 }
 
@@ -15,10 +16,13 @@ export class TypedEmitter<T extends object> extends EventEmitter<T> {
  * expose only part of an emitter (`Pick<RelayManager, 'on' | 'off' | '~events'>`) fit too.
  */
 export interface Subscribable<T extends object> {
+  /** Type-only event map; never set at run time. */
   readonly '~events'?: T;
   // Loose on purpose: an emitter with more events than `T` must still fit (a SignalClient is a
   // Signaler). Names and payloads are checked by `listen`/`Subscriptions`/`onceEvent` against `~events`.
+  /** Subscribes `fn` to `event`. */
   on(event: EventName<T>, fn: AnyListener): unknown;
+  /** Unsubscribes `fn` (or every listener of `event` when `fn` is omitted). */
   off(event: EventName<T>, fn?: AnyListener): unknown;
 }
 
@@ -53,11 +57,13 @@ export function listen<T extends object, K extends EventName<T>>(
 export class Subscriptions {
   #offs: (() => void)[] = [];
 
+  /** Subscribes `fn` to `event` of `emitter` and keeps the unsubscribe for `clear()`. */
   on<T extends object, K extends EventName<T>>(emitter: Subscribable<T>, event: K, fn: EventListenerOf<T, K>): this {
     this.#offs.push(listen(emitter, event, fn));
     return this;
   }
 
+  /** Number of subscriptions held. */
   get size(): number {
     return this.#offs.length;
   }

@@ -20,6 +20,7 @@ export {
   toError,
 } from './errors.js';
 export {
+  type AnyListener,
   type EventArgs,
   type EventListenerOf,
   type EventName,

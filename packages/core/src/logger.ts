@@ -1,4 +1,6 @@
+/** Severity of a log line, from the most verbose to the most severe. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** Structured details of a log line; values are JSON-encoded (Buffers as their length, Errors as message and code). */
 export type LogFields = Record<string, unknown>;
 
 const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50 };
@@ -8,20 +10,29 @@ const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn:
  * details go in fields. `child()` adds bindings (e.g. `{ peer }`) to every line.
  */
 export interface Logger {
+  /** Very detailed tracing, off by default. */
   trace(event: string, fields?: LogFields): void;
+  /** Diagnostic details. */
   debug(event: string, fields?: LogFields): void;
+  /** Normal operation worth a line. */
   info(event: string, fields?: LogFields): void;
+  /** Something went wrong and was handled. */
   warn(event: string, fields?: LogFields): void;
+  /** Something went wrong and was not handled. */
   error(event: string, fields?: LogFields): void;
+  /** A logger that adds `bindings` to every line. */
   child(bindings: LogFields): Logger;
 }
 
+/** Options of JsonLinesLogger. */
 export interface JsonLinesLoggerOptions {
+  /** Minimum level written; `info` by default. */
   level?: LogLevel;
   /** Receives one complete line (with trailing newline) per call. Defaults to process.stdout. */
   write?: (line: string) => void;
   /** Wall-clock source for `ts`. */
   now?: () => number;
+  /** Fields added to every line. */
   bindings?: LogFields;
 }
 

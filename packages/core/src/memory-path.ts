@@ -8,6 +8,7 @@ import { TypedEmitter } from './events.js';
  * black-holed path (sends succeed, nothing arrives), `kill(reason)` a path that dies under us.
  */
 export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
+  /** Kind label given to `pair()`. */
   readonly kind: string;
   #peer: MemoryPath | undefined;
   #closed = false;
@@ -20,6 +21,7 @@ export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements Data
     this.#stats = new PathStats(now);
   }
 
+  /** Two connected ends of a new in-memory path. */
   static pair(kind = 'memory', now: () => number = Date.now): [MemoryPath, MemoryPath] {
     const a = new MemoryPath(kind, now);
     const b = new MemoryPath(kind, now);
@@ -28,10 +30,12 @@ export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements Data
     return [a, b];
   }
 
+  /** True once this end has closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Traffic counters of this end. */
   get counters() {
     return this.#stats.snapshot();
   }
@@ -41,6 +45,7 @@ export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements Data
     this.#deliver = deliver;
   }
 
+  /** Delivers a copy to the other end on the next macrotask; false once closed. */
   send(datagram: Uint8Array): boolean {
     if (this.#closed) return false;
     this.#stats.tx(datagram.byteLength);
@@ -57,6 +62,7 @@ export class MemoryPath extends TypedEmitter<DatagramPathEvents> implements Data
     this.emit('data', datagram);
   }
 
+  /** Closes this end with reason `local`. Idempotent. */
   close(): void {
     this.#end({ reason: 'local' });
   }

@@ -7,13 +7,15 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/;
  * A WireGuard public key (32 bytes). Immutable; compare with `equals`, order with `compare`.
  * The base64 text is canonical: it is what WireGuard tools print and what the controller rule
  * and relay peer ids are computed from.
+ *
+ * The base64 text is its only state, and it has no `#private` members, so a PeerKey from another
+ * copy of @mesh/core (two versions in one dependency tree) is the same type; `from` accepts one.
  */
 export class PeerKey {
-  readonly #bytes: Uint8Array;
+  /** The canonical base64 text (44 characters). */
   readonly base64: string;
 
   private constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
     this.base64 = Buffer.from(bytes).toString('base64');
   }
 
@@ -37,6 +39,7 @@ export class PeerKey {
     return new PeerKey(new Uint8Array(Buffer.from(hex, 'hex')));
   }
 
+  /** Wraps 32 raw bytes (copied). */
   static fromBytes(bytes: Uint8Array): PeerKey {
     if (!(bytes instanceof Uint8Array) || bytes.length !== 32) {
       throw new InvalidKeyError(`invalid WireGuard key: expected 32 bytes, got ${bytes?.length ?? 'none'}`);
@@ -44,21 +47,25 @@ export class PeerKey {
     return new PeerKey(new Uint8Array(bytes));
   }
 
-  /** Accepts base64 or hex text, or an existing PeerKey. */
+  /** Accepts base64 or hex text, or an existing PeerKey (also one from another copy of @mesh/core). */
   static from(value: PeerKey | string): PeerKey {
     if (value instanceof PeerKey) return value;
+    if (isForeignPeerKey(value)) return PeerKey.parse(value.base64);
     if (typeof value === 'string' && HEX_KEY.test(value.trim())) return PeerKey.fromHex(value.trim());
     return PeerKey.parse(value);
   }
 
+  /** The hex form (64 digits), as the UAPI speaks it. */
   get hex(): string {
-    return Buffer.from(this.#bytes).toString('hex');
+    return Buffer.from(this.base64, 'base64').toString('hex');
   }
 
+  /** A copy of the 32 key bytes. */
   bytes(): Uint8Array {
-    return new Uint8Array(this.#bytes);
+    return new Uint8Array(Buffer.from(this.base64, 'base64'));
   }
 
+  /** True when both keys have the same bytes. */
   equals(other: PeerKey): boolean {
     return this.base64 === other.base64;
   }
@@ -78,13 +85,25 @@ export class PeerKey {
     return this.base64.slice(0, 8);
   }
 
+  /** The base64 text. */
   toString(): string {
     return this.base64;
   }
 
+  /** The base64 text, so keys serialise as strings. */
   toJSON(): string {
     return this.base64;
   }
+}
+
+/** A PeerKey built by another copy of this class: `instanceof` fails, the shape is the same. */
+function isForeignPeerKey(value: unknown): value is PeerKey {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { base64?: unknown }).base64 === 'string' &&
+    typeof (value as { equals?: unknown }).equals === 'function'
+  );
 }
 
 function short(s: string): string {

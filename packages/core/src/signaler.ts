@@ -1,6 +1,7 @@
 import type { Subscribable } from './events.js';
 import type { PeerKey } from './peer-key.js';
 
+/** Events of a Signaler. */
 export interface SignalerEvents {
   /** A message from `from`, not yet validated (the receiver parses it). */
   message: (from: PeerKey, message: unknown) => void;
@@ -19,5 +20,6 @@ export interface SignalerEvents {
  * `TypedEmitter` whose map has these events fits (it may have more).
  */
 export interface Signaler<M = unknown> extends Subscribable<SignalerEvents> {
+  /** Hands `message` for peer `to` to the transport; rejects when it could not. */
   send(to: PeerKey, message: M, options?: { signal?: AbortSignal }): Promise<void>;
 }

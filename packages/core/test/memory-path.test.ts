@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryPath } from '../src/index.js';
-import { describeDatagramPathContract } from '../src/testing/index.js';
+import { describeDatagramPathContract } from '../src/testing/contract.js';
 
 describeDatagramPathContract('MemoryPath', async () => {
   const [a, b] = MemoryPath.pair();

@@ -59,4 +59,17 @@ describe('PeerKey', () => {
     expect(JSON.stringify({ k: a })).toBe(`{"k":"${A}"}`);
     expect(a.toShortString()).toBe(A.slice(0, 8));
   });
+
+  it('takes a PeerKey from another copy of @mesh/core, and copies bytes() out', () => {
+    const k = PeerKey.parse(A);
+    const foreign = { base64: A, equals: () => false } as unknown as PeerKey; // instanceof fails
+    const own = PeerKey.from(foreign);
+    expect(own).toBeInstanceOf(PeerKey);
+    expect(own.equals(k)).toBe(true);
+    const bytes = k.bytes();
+    bytes.fill(0);
+    expect(k.base64).toBe(A);
+    expect(k.bytes()).toEqual(new Uint8Array(Buffer.from(A, 'base64')));
+    expect(Object.keys(k)).toEqual(['base64']);
+  });
 });

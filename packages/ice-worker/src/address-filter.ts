@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '@mesh/core';
  */
 export class AddressFilter {
   readonly #list = new BlockList();
+  /** The IPs and CIDRs given, as given. */
   readonly entries: readonly string[];
 
   constructor(entries: readonly string[] = []) {

@@ -2,16 +2,24 @@ import type { Clock, Logger, TypedEmitter } from '@mesh/core';
 import type { AddressFilter } from './address-filter.js';
 import type { IceCredentials } from './wire.js';
 
+/** ICE candidate types (RFC 8445): host, server reflexive, peer reflexive, relayed. */
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay';
 
+/** The type and transport address of one candidate. */
 export interface CandidateAddress {
+  /** How the candidate was found. */
   type: CandidateType;
+  /** IP address. */
   address: string;
+  /** UDP port. */
   port: number;
 }
 
+/** The candidate pair ICE nominated. */
 export interface SelectedPair {
+  /** Our side of the pair. */
   local: CandidateAddress;
+  /** The remote side of the pair. */
   remote: CandidateAddress;
   /** Round-trip time of the last check on the pair, if measured. */
   rttMs: number | undefined;
@@ -23,32 +31,45 @@ export interface SelectedPair {
  */
 export type IceAgentState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
+/** Events of an IceAgent. */
 export interface IceAgentEvents {
   /** A local candidate (SDP candidate attribute body) that passed the address filter. */
   candidate: (candidate: string, info: CandidateAddress & { relatedAddress?: string }) => void;
+  /** The agent's state changed. */
   state: (state: IceAgentState) => void;
   /** A datagram from the nominated pair's remote address only; nothing before nomination. */
   data: (datagram: Buffer) => void;
 }
 
+/** A server address. */
 export interface HostPort {
+  /** Hostname or IP address. */
   host: string;
+  /** UDP port. */
   port: number;
 }
 
+/** A TURN server and its long-term credentials. */
 export interface TurnServerConfig extends HostPort {
+  /** TURN username. */
   username: string;
+  /** TURN password. */
   password: string;
   /** How we reach the TURN server; the relayed candidate is UDP either way. Default `udp`. */
   transport?: 'udp' | 'tcp';
 }
 
+/** What an IceAgentFactory gets to build one session's agent. */
 export interface IceAgentConfig {
+  /** Whether this side is the ICE controlling agent (it nominates the pair). */
   controlling: boolean;
   /** Our credentials for this session (the agent must use exactly these). */
   credentials: IceCredentials;
+  /** The only STUN server contacted; none when absent. */
   stun?: HostPort;
+  /** TURN server for relayed candidates; none when absent. */
   turn?: TurnServerConfig;
+  /** Local UDP port range `[min, max]` for candidates; any port when absent. */
   portRange?: [number, number];
   /** Extra host-candidate addresses (e.g. 127.0.0.1 in tests; the library skips loopback). */
   hostAddresses?: string[];
@@ -58,7 +79,9 @@ export interface IceAgentConfig {
   excluded: AddressFilter;
   /** Seconds-scale cap on waiting for STUN answers while gathering. */
   stunTimeoutMs?: number;
+  /** Clock for the agent's timers. */
   clock: Clock;
+  /** Logger for the agent. */
   logger: Logger;
 }
 
@@ -68,10 +91,13 @@ export interface IceAgentConfig {
  * Events after `close()` must be ignored by the caller, but implementations should not emit them.
  */
 export interface IceAgent extends TypedEmitter<IceAgentEvents> {
+  /** Our credentials for this session. */
   readonly credentials: IceCredentials;
+  /** Current state; `state` events report changes. */
   readonly state: IceAgentState;
   /** Starts gathering; candidates arrive as `candidate` events. Resolves when gathering ends. */
   gather(): Promise<void>;
+  /** Sets the remote side's ufrag and pwd (from its offer or answer); needed before connect(). */
   setRemoteCredentials(credentials: IceCredentials): void;
   /** Adds one remote candidate; malformed or excluded ones are dropped (resolves false). */
   addRemoteCandidate(candidate: string): Promise<boolean>;
@@ -83,4 +109,5 @@ export interface IceAgent extends TypedEmitter<IceAgentEvents> {
   close(): Promise<void>;
 }
 
+/** Builds the agent of one ICE session (`weriftAgentFactory` in production, `FakeIceNetwork` in tests). */
 export type IceAgentFactory = (config: IceAgentConfig) => IceAgent;

@@ -9,6 +9,7 @@ import {
 import type { IceAgent } from './agent.js';
 import { MAX_DATAGRAM_BYTES } from './constants.js';
 
+/** `ice-direct` when neither candidate is relayed, `ice-turn` when the pair goes through TURN. */
 export type IcePathKind = 'ice-direct' | 'ice-turn';
 
 /**
@@ -17,7 +18,9 @@ export type IcePathKind = 'ice-direct' | 'ice-turn';
  * nobody uses must not linger and swallow same-session offers.
  */
 export class IcePath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
+  /** Direct or through TURN. */
   readonly kind: IcePathKind;
+  /** The local ICE session this path belongs to. */
   readonly sessionId: string;
   readonly #agent: IceAgent;
   readonly #unlisten: () => void;
@@ -40,14 +43,17 @@ export class IcePath extends TypedEmitter<DatagramPathEvents> implements Datagra
     });
   }
 
+  /** True once the path has closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Traffic counters of the path. */
   get counters() {
     return this.#stats.snapshot();
   }
 
+  /** Sends over the nominated pair; false once closed, when oversize, or when the agent refuses. Never throws. */
   send(datagram: Uint8Array): boolean {
     if (this.#closed || datagram.byteLength > MAX_DATAGRAM_BYTES) return false;
     let ok = false;
@@ -60,6 +66,7 @@ export class IcePath extends TypedEmitter<DatagramPathEvents> implements Datagra
     return ok;
   }
 
+  /** Closes the path and ends its ICE session. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.end({ reason: 'local' });

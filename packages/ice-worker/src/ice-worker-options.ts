@@ -2,12 +2,17 @@ import { type Clock, InvalidArgumentError, type Logger, type PeerKey } from '@me
 import type { HostPort, IceAgentFactory, TurnServerConfig } from './agent.js';
 import { CANDIDATE_BUFFER_MAX, CANDIDATE_BUFFER_TTL_MS, CONNECT_TIMEOUT_MS } from './constants.js';
 
+/** Options of an IceWorker. */
 export interface IceWorkerOptions {
+  /** Our WireGuard public key. */
   localKey: PeerKey;
+  /** The remote peer's WireGuard public key; the key order decides which side controls. */
   remoteKey: PeerKey;
   /** The only STUN server contacted; none when absent (werift's Google default is never used). */
   stun?: HostPort;
+  /** TURN server for relayed candidates; none when absent. */
   turn?: TurnServerConfig;
+  /** Local UDP port range `[min, max]` for candidates; any port when absent. */
   portRange?: [number, number];
   /** IPs/CIDRs that never become candidates or pairs: the WireGuard interface and the overlay range. */
   excludedAddresses?: string[];
@@ -21,8 +26,11 @@ export interface IceWorkerOptions {
   connectTimeoutMs?: number;
   /** Remote candidates held until their session's agent exists. Default 32 candidates, 15 s each (CANDIDATE_BUFFER_*). */
   candidateBuffer?: { max?: number; ttlMs?: number };
+  /** Builds each session's agent. Default `weriftAgentFactory`. */
   agentFactory?: IceAgentFactory;
+  /** Clock for every timer; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
 }
 

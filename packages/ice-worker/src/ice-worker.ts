@@ -38,33 +38,49 @@ export type IceEndReason =
   | 'closed'
   | 'path-closed';
 
+/** A session that reached `connected` (the `connected` event). */
 export interface IceConnectedInfo {
+  /** Our session id. */
   sessionId: string;
+  /** The remote session id the agent was built for. */
   remoteSessionId: string;
+  /** The DatagramPath over the nominated pair. */
   path: IcePath;
+  /** The nominated pair and the path kind it makes. */
   pair: SelectedPair & { kind: IcePathKind };
 }
 
+/** A session that ended (the `disconnected` event). */
 export interface IceDisconnectedInfo {
+  /** Our session id. */
   sessionId: string;
+  /** Why it ended. */
   reason: IceEndReason;
   /** Whether the session had reached `connected`. */
   wasConnected: boolean;
+  /** The error behind `connect-error` or `failed`, when there was one. */
   error?: Error;
 }
 
+/** Our session id changed (the `session-rotated` event): the next offer carries `new`. */
 export interface IceSessionRotatedInfo {
+  /** The session id that ended. */
   old: string;
+  /** The fresh session id. */
   new: string;
+  /** Why the old session ended. */
   cause: IceEndReason;
 }
 
+/** Events of an IceWorker. */
 export interface IceWorkerEvents {
   /** Send to the remote as-is (JSON form in the README). */
   'local-candidate': (message: IceCandidateMessage) => void;
+  /** A session connected; its path is ready to carry WireGuard. */
   connected: (info: IceConnectedInfo) => void;
   /** Every session that was started ends with exactly one of these (never after close()). */
   disconnected: (info: IceDisconnectedInfo) => void;
+  /** Our session id rotated; the owner sends a fresh offer. */
   'session-rotated': (info: IceSessionRotatedInfo) => void;
 }
 
@@ -85,6 +101,7 @@ interface Session {
  * session that caused it, so late events from a replaced agent change nothing.
  */
 export class IceWorker extends TypedEmitter<IceWorkerEvents> {
+  /** Whether this side is the ICE controlling agent (its key sorts higher). */
   readonly controlling: boolean;
   readonly #opts: IceWorkerOptions;
   readonly #factory: IceAgentFactory;
@@ -136,10 +153,12 @@ export class IceWorker extends TypedEmitter<IceWorkerEvents> {
     return this.#session !== undefined && !this.#session.connected;
   }
 
+  /** The connected session's path, if any. */
   get path(): IcePath | undefined {
     return this.#session?.path;
   }
 
+  /** True after close(). */
   get closed(): boolean {
     return this.#closed;
   }

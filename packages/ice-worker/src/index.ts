@@ -38,6 +38,7 @@ export {
   type IceDescription,
   IceErrorCodes,
   isSessionId,
+  type LocalSession,
   newLocalSession,
   newSessionId,
   parseCandidateMessage,

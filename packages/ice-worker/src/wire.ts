@@ -9,12 +9,14 @@ export const IceErrorCodes = {
   AGENT_FAILED: 'ERR_ICE_AGENT_FAILED',
 } as const;
 
+/** An offer, answer or candidate that does not match the wire form (`ERR_ICE_BAD_MESSAGE`). */
 export class IceBadMessageError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(IceErrorCodes.BAD_MESSAGE, message, options);
   }
 }
 
+/** The agent could not be built or failed while connecting (`ERR_ICE_AGENT_FAILED`). */
 export class IceAgentError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(IceErrorCodes.AGENT_FAILED, message, options);
@@ -27,25 +29,35 @@ export class IceAgentError extends MeshError {
  * `inReplyTo` is set on answers only: the sender's view of *our* session id when it answered.
  */
 export interface IceDescription {
+  /** The sender's session id (10 lowercase hex characters). */
   sessionId: string;
+  /** The sender's ICE username fragment. */
   ufrag: string;
+  /** The sender's ICE password. */
   pwd: string;
+  /** On answers: the session id of the offer being answered. */
   inReplyTo?: string;
 }
 
 /** A trickled candidate (JSON): `{ "sessionId": "0a1b2c3d4e", "candidate": "<SDP candidate attribute body>" }`. */
 export interface IceCandidateMessage {
+  /** The sender's session id the candidate belongs to. */
   sessionId: string;
+  /** The SDP candidate attribute body. */
   candidate: string;
 }
 
+/** ICE credentials of one side of a session. */
 export interface IceCredentials {
+  /** Username fragment (16 characters when we make it). */
   ufrag: string;
+  /** Password (32 characters when we make it). */
   pwd: string;
 }
 
 /** One local session: a fresh id and fresh credentials every time (unlike NetBird, F-ICE-11). */
 export interface LocalSession extends IceCredentials {
+  /** The session id (10 lowercase hex characters). */
   id: string;
 }
 
@@ -70,10 +82,12 @@ function randomIceString(length: number): string {
   return out;
 }
 
+/** A fresh local session: a new id and new credentials. */
 export function newLocalSession(): LocalSession {
   return { id: newSessionId(), ufrag: randomIceString(16), pwd: randomIceString(32) };
 }
 
+/** True for a well-formed session id (10 lowercase hex characters). */
 export function isSessionId(value: unknown): value is string {
   return typeof value === 'string' && SESSION_ID.test(value);
 }

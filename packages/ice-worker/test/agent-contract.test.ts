@@ -1,6 +1,7 @@
 import { silentLogger, systemClock } from '@mesh/core';
 import { AddressFilter } from '@mesh/ice-worker';
-import { describeIceAgentContract, FakeIceNetwork } from '@mesh/ice-worker/testing';
+import { FakeIceNetwork } from '@mesh/ice-worker/testing';
+import { describeIceAgentContract } from '@mesh/ice-worker/testing/contract';
 import { loopbackAgent, sendFromStranger } from './helpers/werift.js';
 
 describeIceAgentContract('WeriftIceAgent (loopback)', async () => ({

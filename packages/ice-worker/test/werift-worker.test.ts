@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { onceEvent, silentLogger, systemClock } from '@mesh/core';
-import { describeDatagramPathContract } from '@mesh/core/testing';
+import { describeDatagramPathContract } from '@mesh/core/testing/contract';
 import {
   AddressFilter,
   type IceAgent,

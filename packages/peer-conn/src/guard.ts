@@ -1,13 +1,17 @@
 import { Backoff, type Clock, cryptoRandom, type Timer } from '@mesh/core';
 import { GUARD_CAP_MIN_MS, GUARD_CAP_SPREAD_MS, GUARD_INITIAL_MS, GUARD_JITTER } from './constants.js';
 
+/** Options of a Guard. */
 export interface GuardOptions {
+  /** Clock for the ticks. */
   clock: Clock;
   /** First retry delay after the immediate tick (NetBird: 0.8 s). */
   initialMs?: number;
   /** Cap of the ladder; by default drawn once per peer from [30 s, 45 s) so peers spread out. */
   maxMs?: number;
+  /** Jitter of every delay (0..1). Default 0.1. */
   jitter?: number;
+  /** Source of uniform [0,1) numbers for the jitter and the cap; node:crypto by default. */
   random?: () => number;
   /** Called on every tick. Runs the caller's check (usually through its serial queue). */
   onTick: () => void;
@@ -24,6 +28,7 @@ export class Guard {
   readonly #onTick: () => void;
   #timer: Timer | undefined;
   #stopped = false;
+  /** Ticks fired so far (for tests and status). */
   ticks = 0;
 
   constructor(options: GuardOptions) {
@@ -41,6 +46,7 @@ export class Guard {
     this.#onTick = options.onTick;
   }
 
+  /** The cap of the ladder, in ms. */
   get capMs(): number {
     return this.#backoff.max;
   }
@@ -70,6 +76,7 @@ export class Guard {
     this.#backoff.reset();
   }
 
+  /** Cancels the pending tick for good; kick() and again() do nothing afterwards. */
   stop(): void {
     this.#stopped = true;
     this.settle();

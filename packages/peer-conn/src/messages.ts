@@ -8,8 +8,10 @@ export const SIGNAL_PROTOCOL_VERSION = 1;
  * `relay.unreachable` (both sides then meet on the follower's home relay).
  */
 export type Capability = 'ice' | 'relay' | 'probe' | 'relay-fallback';
+/** The capabilities this implementation advertises in every offer and answer. */
 export const LOCAL_CAPABILITIES: readonly Capability[] = ['ice', 'relay', 'probe', 'relay-fallback'];
 
+/** What an offer or answer carries about the sender's relay. */
 export interface RelayOfferPart {
   /** The sender's home relay instance URL. */
   url: string;
@@ -21,8 +23,11 @@ export interface RelayOfferPart {
   unreachable?: string;
 }
 
+/** What an offer or answer carries about the sender's ICE session. */
 export interface IceOfferPart {
+  /** The sender's ICE username fragment for `sessionId`. */
   ufrag: string;
+  /** The sender's ICE password for `sessionId`. */
   pwd: string;
   /** 10 lowercase hex characters (5 random bytes). */
   sessionId: string;
@@ -30,9 +35,13 @@ export interface IceOfferPart {
   inReplyTo?: string;
 }
 
+/** An offer or answer: the sender's capabilities, ICE session and home relay. */
 export interface OfferMessage {
+  /** `offer` asks for an answer; `answer` replies to one. */
   type: 'offer' | 'answer';
+  /** Protocol version of the sender (SIGNAL_PROTOCOL_VERSION). */
   version: number;
+  /** The sender's capabilities; unknown ones are ignored. */
   caps: string[];
   /** Absent when the sender has no ICE (relay only). */
   ice: IceOfferPart | null;
@@ -46,8 +55,11 @@ export interface OfferMessage {
   candidates?: unknown[];
 }
 
+/** One trickled local ICE candidate. */
 export interface CandidateMessage {
+  /** Message type. */
   type: 'candidate';
+  /** Protocol version of the sender (SIGNAL_PROTOCOL_VERSION). */
   version: number;
   /** The ICE session the candidate belongs to. */
   sessionId: string;
@@ -55,6 +67,7 @@ export interface CandidateMessage {
   candidate: unknown;
 }
 
+/** Every message PeerConn sends through its Signaler. */
 export type SignalMessage = OfferMessage | CandidateMessage;
 
 const SESSION_ID = /^[0-9a-f]{10}$/;

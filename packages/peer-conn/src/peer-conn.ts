@@ -46,8 +46,11 @@ import {
  * lifecycle, the one serial queue every part runs in, the subscription table, and status.
  */
 export class PeerConn extends TypedEmitter<PeerConnEvents> {
+  /** Our WireGuard public key. */
   readonly localKey: PeerKey;
+  /** The remote peer's WireGuard public key. */
   readonly remoteKey: PeerKey;
+  /** Whether this side controls the pair (its key sorts higher): it decides where the two meet. */
   readonly controller: boolean;
   readonly #o: PeerConnOptions;
   readonly #clock: Clock;
@@ -114,10 +117,12 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
     });
   }
 
+  /** A copy of the signaling, relay and ICE counters. */
   get counters(): Readonly<PeerConnCounters> {
     return { ...this.#counters };
   }
 
+  /** The kind of path WireGuard's packets go over now. */
   get activePath(): PathKind {
     return this.#paths.activeKind;
   }
@@ -197,6 +202,7 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
     return this.#run('forced-offer', () => this.#handshaker.send('offer'));
   }
 
+  /** A snapshot for status output: paths, relay, ICE session, the device's view of the peer, counters. */
   async status(): Promise<PeerConnStatus> {
     let peer = null;
     try {

@@ -4,6 +4,7 @@ import type { RelayManager } from '@mesh/relay-manager';
 import type { HandshakeWatcherOptions, PeerEndpoint, WgDevice } from '@mesh/wg-control';
 import type { SignalMessage } from './messages.js';
 
+/** The kind of a path to the peer; `none` when there is no active path. */
 export type PathKind = 'none' | 'relay' | 'ice-turn' | 'ice-direct';
 
 /** Higher wins: a better path takes over as soon as it is up and alive. */
@@ -17,9 +18,13 @@ export type RelayPort = Pick<
 /** The parts of the WireGuard device PeerConn uses. */
 export type DevicePort = Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'>;
 
+/** Options of a PeerConn. */
 export interface PeerConnOptions {
+  /** Our WireGuard public key. */
   localKey: PeerKey;
+  /** The remote peer's WireGuard public key. */
   remoteKey: PeerKey;
+  /** The WireGuard device the peer is configured on. */
   device: DevicePort;
   /** Not started yet: PeerConn starts it, configures WireGuard with its address once, and stops it. */
   endpoint: PeerEndpoint;
@@ -27,14 +32,18 @@ export interface PeerConnOptions {
   relay: RelayPort | null;
   /** Null: no ICE (relay only). Called once per PeerConn. */
   iceWorkerFactory: (() => IceWorker) | null;
+  /** Carries offers, answers and candidates to the remote peer. */
   signaler: Signaler<SignalMessage>;
+  /** The peer's allowed IPs (CIDRs), configured on the device. */
   allowedIps: string[];
   /** WireGuard persistent keepalive; it keeps every path carrying traffic (default 25 s). */
   persistentKeepaliveSec?: number;
+  /** Timings of the HandshakeWatcher that judges the WireGuard session. */
   watcher?: Pick<
     HandshakeWatcherOptions,
     'firstHandshakeTimeoutMs' | 'staleAfterMs' | 'checkIntervalMs' | 'clockJumpToleranceMs'
   >;
+  /** Tuning of the reconnect ladder (see GuardOptions); the defaults are NetBird's. */
   guard?: { initialMs?: number; maxMs?: number; jitter?: number; random?: () => number };
   /**
    * While ICE runs over TURN with a live relay standby, the controller retries for a direct pair
@@ -47,50 +56,81 @@ export interface PeerConnOptions {
    * follower's home relay.
    */
   relayUnreachableTtlMs?: number;
+  /** Clock for every timer; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
 }
 
+/** Cumulative counters of one PeerConn. */
 export interface PeerConnCounters {
+  /** Offers sent. */
   offersSent: number;
+  /** Offers received. */
   offersReceived: number;
+  /** Answers sent. */
   answersSent: number;
+  /** Answers received. */
   answersReceived: number;
+  /** ICE candidates trickled to the remote. */
   candidatesSent: number;
+  /** ICE candidates received from the remote. */
   candidatesReceived: number;
+  /** Signaling messages dropped because they did not parse. */
   badMessages: number;
+  /** Relay conns opened. */
   relayOpens: number;
+  /** Relay conns closed and opened again (the stale flag at work). */
   relayReopens: number;
   /** Relay entries this peer closed (by key or because the path died under it). */
   relayTeardowns: number;
+  /** ICE sessions started. */
   iceSessions: number;
+  /** Outages recovered from (traffic flowing again). */
   recoveries: number;
 }
 
+/** A snapshot of one PeerConn for status output. */
 export interface PeerConnStatus {
+  /** The remote peer's public key (base64). */
   remoteKey: string;
+  /** Whether this side controls the pair. */
   controller: boolean;
+  /** The active path. */
   active: PathKind;
+  /** Live paths other than the active one. */
   standby: PathKind[];
   /** `unreachable` (follower only, while marked): the controller's home relay it could not reach. */
   relay: { server: string | null; stale: boolean; open: boolean; unreachable?: string };
+  /** The ICE worker: our and the remote's session ids, whether it is connecting, the kind of its path. */
   ice: { localSessionId: string | null; remoteSessionId: string | null; connecting: boolean; kind: PathKind | null };
+  /** Wall ms of the peer's latest WireGuard handshake; 0 = never. */
   lastHandshakeAt: number;
+  /** Bytes WireGuard received from the peer. */
   rxBytes: number;
+  /** Bytes WireGuard sent to the peer. */
   txBytes: number;
+  /** The PeerConn's counters. */
   counters: PeerConnCounters;
 }
 
+/** The active path changed (the `path-changed` event). */
 export interface PathChangedInfo {
+  /** The previous active path. */
   from: PathKind;
+  /** The new active path. */
   to: PathKind;
+  /** What made it change, e.g. `ice-connected`, `path-silent`. */
   reason: string;
 }
 
+/** Events of a PeerConn. */
 export interface PeerConnEvents {
+  /** The active path changed. */
   'path-changed': (info: PathChangedInfo) => void;
   /** The relay entry was judged dead; the next offer closes and reopens it. */
   'stale-marked': (info: { reason: string; server: string | null }) => void;
+  /** The ICE worker rotated its session id. */
   'session-rotated': (info: IceSessionRotatedInfo) => void;
   /** Traffic flows again after an outage. */
   recovered: (info: { outageMs: number; path: PathKind }) => void;

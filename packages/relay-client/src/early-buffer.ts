@@ -4,6 +4,7 @@
  */
 export class EarlyMessageBuffer {
   readonly #entries = new Map<string, { payload: Buffer; at: number }>();
+  /** Payloads dropped so far: replaced by a newer one, or refused because `maxPeers` were waiting. */
   dropped = 0;
 
   constructor(
@@ -12,10 +13,12 @@ export class EarlyMessageBuffer {
     private readonly now: () => number,
   ) {}
 
+  /** Number of peers with a waiting payload (expired ones included until the next put). */
   get size(): number {
     return this.#entries.size;
   }
 
+  /** Keeps `payload` as the newest early message of peer `key` (replacing an older one). */
   put(key: string, payload: Buffer): void {
     const now = this.now();
     this.#expire(now);
@@ -27,6 +30,7 @@ export class EarlyMessageBuffer {
     this.#entries.set(key, { payload, at: now });
   }
 
+  /** Takes peer `key`'s waiting payload, if any and not expired. */
   pop(key: string): Buffer | undefined {
     const e = this.#entries.get(key);
     if (!e) return undefined;
@@ -34,6 +38,7 @@ export class EarlyMessageBuffer {
     return this.now() - e.at <= this.ttlMs ? e.payload : undefined;
   }
 
+  /** Drops everything waiting. */
   clear(): void {
     this.#entries.clear();
   }

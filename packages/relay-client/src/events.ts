@@ -14,11 +14,15 @@ export type RelayDisconnectCause =
   /** The server sent something this client cannot accept. */
   | 'protocol-error';
 
+/** A subscribed peer's presence changed on the server. */
 export interface RelayPeerEvent {
+  /** The peer's WireGuard public key. */
   peerKey: PeerKey;
+  /** The peer's relay peer id. */
   peerId: PeerId;
 }
 
+/** Events of a RelayClient. */
 export interface RelayClientEvents {
   /**
    * The server connection was lost (not emitted for `close()`). Every conn has already closed with

@@ -3,12 +3,17 @@ import type { Clock, Logger, PeerKey } from '@mesh/core';
 /** A token: the binary v2 token, its base64 text, or a function returning either (called at connect). */
 export type RelayTokenSource = Uint8Array | string | (() => Uint8Array | string);
 
+/** Options of a RelayClient. */
 export interface RelayClientOptions {
   /** `rel://host:port`, `rels://host:port`, `ws://…` or `wss://…` (the path is always `/relay`). */
   url: string;
+  /** Our WireGuard public key; the relay peer id is derived from it. */
   localKey: PeerKey;
+  /** The relay auth token (NetBird v2 HMAC token). */
   token: RelayTokenSource;
+  /** Clock for every timer; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
   /** Bound on opening the WebSocket (default 30 s, as NetBird's dial). */
   dialTimeoutMs?: number;

@@ -59,8 +59,11 @@ type State = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'closed';
  * RelayConn per remote peer. Single use: after `disconnected` or `close()` make a new client.
  */
 export class RelayClient extends TypedEmitter<RelayClientEvents> {
+  /** The server URL as given. */
   readonly url: string;
+  /** Our WireGuard public key. */
   readonly localKey: PeerKey;
+  /** Our relay peer id (derived from `localKey`). */
   readonly localPeerId: PeerId;
   readonly #opts: RelayClientOptions;
   readonly #clock: Clock;
@@ -113,6 +116,7 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     return this.#instanceUrl;
   }
 
+  /** True between a successful connect() and the end of the connection. */
   get connected(): boolean {
     return this.#state === 'connected';
   }

@@ -38,8 +38,11 @@ export interface RelayConnOwner {
  * payloads wait, beyond that they are dropped and counted in `rxDropped`.
  */
 export class RelayConn extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
+  /** Always `relay`. */
   readonly kind = 'relay';
+  /** The remote peer's WireGuard public key. */
   readonly peerKey: PeerKey;
+  /** The remote peer's relay peer id. */
   readonly peerId: PeerId;
   /** The relay server's instance URL (what offers advertise). */
   readonly serverUrl: string;
@@ -71,14 +74,17 @@ export class RelayConn extends TypedEmitter<DatagramPathEvents> implements Datag
     this.#stats = new PathStats(init.now);
   }
 
+  /** True once the conn has closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Traffic counters of the conn. */
   get counters(): Readonly<PathCounters> {
     return this.#stats.snapshot();
   }
 
+  /** Sends one payload to the peer through the server; false when dropped (counted in `txDropped`). Never throws. */
   send(datagram: Uint8Array): boolean {
     if (this.#closed || !(datagram instanceof Uint8Array) || datagram.length > MAX_TRANSPORT_PAYLOAD) {
       this.txDropped++;
@@ -92,6 +98,7 @@ export class RelayConn extends TypedEmitter<DatagramPathEvents> implements Datag
     return true;
   }
 
+  /** Closes the conn and removes its entry from the client. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#owner.release(this);

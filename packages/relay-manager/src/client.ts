@@ -11,6 +11,7 @@ export interface RelayClientLikeEvents {
    * (`socket-closed`, `server-close`, `healthcheck-timeout`, `ping-timeout`, …).
    */
   disconnected(info: { cause: string; error?: Error }): void;
+  /** The server reported a subscribed peer online. */
   'peer-online'(info: { peerKey: PeerKey }): void;
   /** The remote left the server; its conn (if any) is already closed and removed. */
   'peer-offline'(info: { peerKey: PeerKey }): void;
@@ -36,16 +37,21 @@ export interface RelayClientLike extends Pick<TypedEmitter<RelayClientLikeEvents
   checkAlive(options?: { signal?: AbortSignal }): Promise<boolean>;
   /** Closes and removes this client's entry for `peer`; false when there was none. */
   closeConnByPeerKey(peer: PeerKey): boolean;
+  /** True when this client holds an entry (open or opening) for `peer`. */
   hasConn(peer: PeerKey): boolean;
   /** Idempotent; closes every conn. */
   close(): void | Promise<void>;
 }
 
+/** What the manager passes a RelayClientFactory for each client. */
 export interface RelayClientFactoryOptions {
+  /** Our WireGuard public key. */
   localKey: PeerKey;
   /** Read at each connect, so `RelayManager.updateToken()` applies to the next dial. */
   token: () => string;
+  /** The manager's clock. */
   clock: Clock;
+  /** The manager's logger. */
   logger: Logger;
 }
 

@@ -16,25 +16,30 @@ export const RelayManagerErrorCodes = {
   DIAL_FAILED: 'ERR_RELAY_DIAL_FAILED',
 } as const;
 
+/** No home relay is connected (`ERR_RELAY_NO_HOME`). */
 export class RelayNoHomeError extends MeshError {
   constructor(message = 'no home relay server is connected', options?: { cause?: unknown }) {
     super(RelayManagerErrorCodes.NO_HOME, message, options);
   }
 }
 
+/** The manager was stopped (`ERR_RELAY_STOPPED`). */
 export class RelayStoppedError extends MeshError {
   constructor(message = 'the relay manager is stopped') {
     super(RelayManagerErrorCodes.STOPPED, message);
   }
 }
 
+/** A per-peer call before `start()` (`ERR_RELAY_NOT_STARTED`). */
 export class RelayNotStartedError extends MeshError {
   constructor(message = 'the relay manager has not been started') {
     super(RelayManagerErrorCodes.NOT_STARTED, message);
   }
 }
 
+/** A foreign relay server could not be dialled (`ERR_RELAY_DIAL_FAILED`); the cause says why. */
 export class RelayDialError extends MeshError {
+  /** The URL that could not be dialled. */
   readonly serverUrl: string;
   constructor(serverUrl: string, options?: { cause?: unknown }) {
     const why = options?.cause instanceof Error ? `: ${options.cause.message}` : '';

@@ -34,13 +34,17 @@ import { ForeignRelays } from './foreign.js';
 import { ReconnectLadder } from './reconnect.js';
 import { Track } from './track.js';
 
+/** Options of a RelayManager. */
 export interface RelayManagerOptions {
   /** Relay server URLs to race for the home relay (e.g. `rel://relay.example:443`). */
   urls: readonly string[];
   /** HMAC token, or a function returning the current one; read at every dial. */
   token: string | (() => string);
+  /** Our WireGuard public key. */
   localKey: PeerKey;
+  /** Clock for every timer; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
   /** Builds relay clients; defaults to `@mesh/relay-client`'s `RelayClient`. */
   clientFactory?: RelayClientFactory;
@@ -48,6 +52,7 @@ export interface RelayManagerOptions {
   raceConcurrency?: number;
   /** Home race: overall bound, and the bound of every single dial (default 30 000 ms). */
   raceTimeoutMs?: number;
+  /** How a lost home relay is re-dialled: one quick retry, then a ladder of full races. */
   reconnect?: {
     /** Wait before re-dialling the lost home URL once (default 1 000 ms, jittered like the ladder). */
     quickRetryMs?: number;

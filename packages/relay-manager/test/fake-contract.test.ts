@@ -1,5 +1,6 @@
 import { type PeerKey, silentLogger } from '@mesh/core';
-import { describeRelayClientContract, FakeRelayNetwork } from '@mesh/relay-manager/testing';
+import { FakeRelayNetwork } from '@mesh/relay-manager/testing';
+import { describeRelayClientContract } from '@mesh/relay-manager/testing/contract';
 
 describeRelayClientContract('FakeRelayNetwork', async () => {
   const net = new FakeRelayNetwork({ pongTimeoutMs: 200 });

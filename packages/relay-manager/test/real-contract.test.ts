@@ -1,7 +1,7 @@
 import { type PeerKey, silentLogger, systemClock } from '@mesh/core';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
 import { defaultRelayClientFactory } from '@mesh/relay-manager';
-import { describeRelayClientContract } from '@mesh/relay-manager/testing';
+import { describeRelayClientContract } from '@mesh/relay-manager/testing/contract';
 import { freePort, relayUrl, SECRET, startBlackholeProxy, startServer } from './real-helpers.js';
 
 // The same contract the fake passes, against the real RelayClient and a real server on loopback,

@@ -1,29 +1,44 @@
 #!/usr/bin/env node
 import type { Server } from 'node:http';
-import { JsonLinesLogger, toError } from '@mesh/core';
-import { parseCliArgs, USAGE } from './cli-args.js';
+import { hasCode, JsonLinesLogger, toError } from '@mesh/core';
+import { type CliCommand, parseCliArgs, USAGE, versionLine } from './cli-args.js';
 import { serverPort, startFaultControl } from './fault-control.js';
 import { RelayServer } from './server.js';
 
+/** One line on stderr (then the usage for a usage error), no stack trace; exits with `code`. */
+function fail(code: 1 | 2, err: unknown, usage = false): never {
+  process.stderr.write(`mesh-relay: ${toError(err).message}\n${usage ? USAGE : ''}`);
+  process.exit(code);
+}
+
 async function main(): Promise<void> {
-  let config: ReturnType<typeof parseCliArgs>;
+  let cmd: CliCommand;
   try {
-    config = parseCliArgs(process.argv.slice(2));
+    cmd = parseCliArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`mesh-relay: ${toError(err).message}\n${USAGE}\n`);
-    process.exit(2);
+    fail(2, err, true);
   }
+  if (cmd.action === 'help' || cmd.action === 'version') {
+    process.stdout.write(cmd.action === 'help' ? USAGE : versionLine());
+    return;
+  }
+  const { config } = cmd;
   const logger = new JsonLinesLogger({ level: config.logLevel, bindings: { service: 'mesh-relay' } });
-  const server = new RelayServer({
-    host: config.host,
-    port: config.port,
-    secret: config.secret,
-    exposedAddress: config.exposedAddress,
-    logger,
-    faultInjection: config.faultControl !== undefined,
-    ...(config.tls ? { tls: config.tls } : {}),
-    ...(config.metrics ? { metrics: config.metrics } : {}),
-  });
+  let server: RelayServer;
+  try {
+    server = new RelayServer({
+      host: config.host,
+      port: config.port,
+      secret: config.secret,
+      exposedAddress: config.exposedAddress,
+      logger,
+      faultInjection: config.faultControl !== undefined,
+      ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.metrics ? { metrics: config.metrics } : {}),
+    });
+  } catch (err) {
+    fail(hasCode(err, 'ERR_INVALID_ARGUMENT') ? 2 : 1, err); // a bad value the checks above missed
+  }
   let control: Server | undefined;
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -45,10 +60,11 @@ async function main(): Promise<void> {
     }
     if (config.metrics) logger.info('relay-metrics', { ...server.metricsAddress() });
   } catch (err) {
+    // A runtime failure (the port is taken, no permission): logged, one line on stderr, exit 1.
     logger.error('relay-start-failed', { error: toError(err) });
     await server.stop();
-    process.exit(1);
+    fail(1, err);
   }
 }
 
-void main();
+main().catch((err: unknown) => fail(1, err));

@@ -9,6 +9,7 @@ import type { Session } from './session.js';
 export interface RelayFaults {
   /** Drops transport between `a` and `b` (both directions); health checks keep being answered. */
   stallPair(a: PeerRef, b: PeerRef): void;
+  /** Lets transport between `a` and `b` pass again. */
   unstallPair(a: PeerRef, b: PeerRef): void;
   /**
    * Forgets `peer`'s session without telling its subscribers. By default the socket is cut without a

@@ -12,6 +12,7 @@ export type DropCause =
   /** Fault injection: the sender's session was dropped server-side. */
   | 'fault-dropped';
 
+/** Every DropCause, in the order metrics list them. */
 export const DROP_CAUSES: readonly DropCause[] = ['no-route', 'queue-full', 'fault-stall', 'fault-dropped'];
 
 /** Why a connection was closed by the server. */
@@ -28,14 +29,21 @@ export type DisconnectCause =
   | 'shutdown'
   | 'fault-dropped';
 
+/** A snapshot of the server's counters and gauges. */
 export interface RelayServerMetrics {
+  /** Authenticated peers currently connected. */
   connectedPeers: number;
   /** Connections that have not authenticated yet. */
   pendingConnections: number;
+  /** Transport messages forwarded. */
   messagesForwarded: number;
+  /** Transport bytes forwarded. */
   bytesForwarded: number;
+  /** Transport messages not forwarded, by cause. */
   drops: Record<DropCause, number>;
+  /** Connections closed by the server, by cause. */
   disconnects: Partial<Record<DisconnectCause, number>>;
+  /** Failed authentications, by token rejection reason. */
   authFailures: Record<string, number>;
 }
 

@@ -44,9 +44,11 @@ import { PeerNotifier } from './notifications.js';
 import { PeerRegistry } from './registry.js';
 import { Session } from './session.js';
 
+/** Options of a RelayServer. */
 export interface RelayServerOptions {
   /** Address to listen on (default 127.0.0.1, port 0 = ephemeral). */
   host?: string;
+  /** Port to listen on (default 0 = ephemeral). */
   port?: number;
   /** What clients are told to use: `rel://host:port` / `rels://host:port`, or `host:port` (scheme from TLS). */
   exposedAddress: string;
@@ -56,7 +58,9 @@ export interface RelayServerOptions {
   verifyToken?: (token: Buffer, peerId: PeerId) => TokenVerdict;
   /** PEM cert and key: serve wss (and the instance URL scheme becomes rels). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Clock for every timer; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
   /** A connection must authenticate within this (default 10 s, as NetBird). */
   authTimeoutMs?: number;
@@ -74,8 +78,11 @@ export interface RelayServerOptions {
   faultInjection?: boolean;
 }
 
+/** Events of a RelayServer. */
 export interface RelayServerEvents {
+  /** A peer authenticated; `replaced` when it took over an older session of the same peer id. */
   'peer-connected': (info: { peerId: PeerId; replaced: boolean }) => void;
+  /** An authenticated peer's connection ended. */
   'peer-disconnected': (info: { peerId: PeerId; cause: DisconnectCause }) => void;
   /** A connection closed before it authenticated. */
   'connection-rejected': (info: { cause: DisconnectCause; reason: string }) => void;
@@ -102,6 +109,7 @@ export class FaultInjectionDisabledError extends MeshError {
  * transport is dropped and counted (F-R-16).
  */
 export class RelayServer extends TypedEmitter<RelayServerEvents> {
+  /** What clients are told to use (the auth reply), derived from `exposedAddress`. */
   readonly instanceUrl: string;
   readonly #opts: RelayServerOptions;
   readonly #clock: Clock;
@@ -182,6 +190,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> {
     return addr;
   }
 
+  /** The bound address of the relay listener; throws ERR_CLOSED when not listening. */
   address(): { host: string; port: number } {
     const a = this.#acceptor?.address();
     if (!a) throw new MeshError('ERR_CLOSED', 'the relay server is not listening');
@@ -195,15 +204,18 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> {
     return `${this.#opts.tls ? 'wss' : 'ws'}://${h}:${port}${RELAY_WS_PATH}`;
   }
 
+  /** The bound address of the metrics listener, if one is configured and listening. */
   metricsAddress(): { host: string; port: number } | undefined {
     const a = this.#metricsHttp?.address() as AddressInfo | null | undefined;
     return a ? { host: a.address, port: a.port } : undefined;
   }
 
+  /** A snapshot of the counters and gauges. */
   metrics(): RelayServerMetrics {
     return this.#metrics.snapshot(this.#gauges());
   }
 
+  /** The metrics in the Prometheus text format (what `GET /metrics` serves). */
   metricsText(): string {
     return this.#metrics.text(this.#gauges());
   }
@@ -213,10 +225,12 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> {
     return this.#registry.ids();
   }
 
+  /** True when `peer` is authenticated and routed. */
   hasPeer(peer: PeerRef): boolean {
     return this.#registry.get(toPeerId(peer).key) !== undefined;
   }
 
+  /** The fault-injection switches; throws FaultInjectionDisabledError without `faultInjection: true`. */
   get faults(): RelayFaults {
     if (!this.#faults) throw new FaultInjectionDisabledError();
     return this.#faults;

@@ -1,15 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { onceEvent } from '@mesh/core';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseCliArgs, parseHostPort } from '../src/cli-args.js';
+import { parseCliArgs, parseHostPort, versionLine } from '../src/cli-args.js';
 import { onCleanup, randomKey, roundTrip, SECRET, selfSignedCert } from './helpers.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
 const CLI = `${PKG}dist/cli.js`;
+const PKG_VERSION = (JSON.parse(readFileSync(`${PKG}package.json`, 'utf8')) as { version: string }).version;
 const BASE = ['--listen', '127.0.0.1:0', '--secret', SECRET, '--exposed-address', 'rel://relay.test:1'];
 
 /** The CLI runs from dist: (re)build when it is missing or older than a source file. */
@@ -29,11 +30,31 @@ interface Running {
   waitFor(event: string): Promise<Record<string, unknown>>;
 }
 
-function run(args: string[]): Running {
+/** Starts the CLI (killed at cleanup), collecting what it prints. */
+function spawnCli(args: string[]) {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   onCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
+  const printed = { out: '', err: '' };
+  child.stdout.on('data', (d: Buffer) => {
+    printed.out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    printed.err += d.toString();
+  });
+  return { child, printed };
+}
+
+/** Runs the CLI to its exit; its exit code and what it printed. */
+async function runToExit(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const { child, printed } = spawnCli(args);
+  const [code] = await once(child, 'close', { signal: AbortSignal.timeout(10_000) });
+  return { code: code as number | null, ...printed };
+}
+
+function run(args: string[]): Running {
+  const { child } = spawnCli(args);
   const lines: Array<Record<string, unknown>> = [];
   const waiters: Array<{ event: string; resolve: (l: Record<string, unknown>) => void }> = [];
   let buf = '';
@@ -88,16 +109,17 @@ describe('mesh-relay CLI', () => {
       '--metrics',
       '[::1]:9090',
     ]);
-    expect(ok).toMatchObject({
+    expect(ok).toMatchObject({ action: 'serve' });
+    expect(ok.action === 'serve' && ok.config).toMatchObject({
       host: '0.0.0.0',
       port: 443,
       secret: 's',
       exposedAddress: 'rels://r.example:443',
       metrics: { host: '::1', port: 9090 },
     });
-    expect(parseCliArgs(['--listen', ':80', '--exposed-address', 'x:1'], { MESH_RELAY_SECRET: 'env' }).secret).toBe(
-      'env',
-    );
+    expect(parseCliArgs(['--listen', ':80', '--exposed-address', 'x:1'], { MESH_RELAY_SECRET: 'env' })).toMatchObject({
+      config: { secret: 'env' },
+    });
     expect(parseHostPort(':80', 'x')).toEqual({ host: '0.0.0.0', port: 80 });
     for (const bad of [
       [],
@@ -107,20 +129,85 @@ describe('mesh-relay CLI', () => {
       ['--listen', 'h:1', '--secret', 's', '--exposed-address', 'a:1', '--tls-cert', 'c.pem'],
       ['--listen', 'h:1', '--secret', 's', '--exposed-address', 'a:1', '--bogus'],
       ['--listen', 'h:1', '--secret', 's', '--exposed-address', 'a:1', '--log-level', 'loud'],
+      ['--listen', 'h:1', '--secret', 's', '--exposed-address', 'http://x'],
+      ['--listen', 'h:1', '--secret', 's', '--exposed-address', 'rel://'],
+      ['--listen', 'h:1', '--secret', 's', '--exposed-address'],
     ]) {
       expect(() => parseCliArgs(bad, {})).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     }
   });
 
-  it('bad arguments: exit code 2 and the usage on stderr', async () => {
-    const child = spawn(process.execPath, [CLI, '--listen', 'oops'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) });
-    expect(code).toBe(2);
-    expect(err).toMatch(/usage: mesh-relay/);
+  it('--help, -h and --version win over everything else and need no other flag', () => {
+    expect(parseCliArgs(['--help'], {})).toEqual({ action: 'help' });
+    expect(parseCliArgs(['--listen', 'oops', '-h'], {})).toEqual({ action: 'help' });
+    expect(parseCliArgs(['--version'], {})).toEqual({ action: 'version' });
+    expect(versionLine()).toBe(`mesh-relay ${PKG_VERSION}\n`);
+  });
+
+  it('checks the values the server would refuse later: exposed address, TLS file contents', () => {
+    const err = (args: string[]) => {
+      try {
+        parseCliArgs(args, {});
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(err(['--exposed-address', 'http://x'])).toBe(
+      '--exposed-address: exposed address scheme must be rel or rels, got http:',
+    );
+    expect(err(['--bogus'])).toBe("unknown option '--bogus'");
+    expect(err(['--listen'])).toBe("option '--listen <value>' argument missing");
+    const tc = selfSignedCert();
+    onCleanup(() => tc.remove());
+    const tlsArgs = (cert: string, key: string) => [...BASE, '--tls-cert', cert, '--tls-key', key];
+    expect(err(tlsArgs(tc.certPath, tc.certPath))).toMatch(/^--tls-cert\/--tls-key: /);
+    expect(err(tlsArgs(tc.keyPath, tc.keyPath))).toMatch(/^--tls-cert\/--tls-key: /);
+    expect(parseCliArgs(tlsArgs(tc.certPath, tc.keyPath), {})).toMatchObject({ action: 'serve' });
+  });
+
+  it('--help / -h print the usage on stdout, --version the version; exit 0', async () => {
+    for (const flag of ['--help', '-h']) {
+      const r = await runToExit([flag]);
+      expect(r).toMatchObject({ code: 0, err: '' });
+      expect(r.out).toMatch(/^usage: mesh-relay --listen HOST:PORT/);
+      expect(r.out).toContain('--exposed-address URL');
+    }
+    expect(await runToExit(['--version'])).toEqual({ code: 0, out: `mesh-relay ${PKG_VERSION}\n`, err: '' });
+  });
+
+  it('bad arguments and bad values: one line on stderr (then the usage), exit 2, no stack trace', async () => {
+    for (const [args, line] of [
+      [['--listen', 'oops'], 'mesh-relay: --listen must be HOST:PORT, got "oops"'],
+      [['--bogus'], "mesh-relay: unknown option '--bogus'"],
+      [
+        ['--exposed-address', 'http://x'],
+        'mesh-relay: --exposed-address: exposed address scheme must be rel or rels, got http:',
+      ],
+      [
+        [...BASE.slice(0, 4), '--exposed-address', 'http://x'],
+        'mesh-relay: --exposed-address: exposed address scheme must be rel or rels, got http:',
+      ],
+      [
+        ['--listen', '127.0.0.1:70000', '--secret', 's', '--exposed-address', 'rel://r:1'],
+        'mesh-relay: --listen must be HOST:PORT, got "127.0.0.1:70000"',
+      ],
+    ] as const) {
+      const r = await runToExit([...args]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err.split('\n')[0]).toBe(line);
+      expect(r.err).toMatch(/\nusage: mesh-relay/);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('a runtime failure (the port is taken): one line on stderr, exit 1', async () => {
+    const first = run(BASE);
+    const port = (await first.waitFor('relay-listening')).port as number;
+    const r = await runToExit(['--listen', `127.0.0.1:${port}`, ...BASE.slice(2)]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^mesh-relay: relay server could not listen: .*EADDRINUSE.*\n$/);
   });
 
   it('serves relay traffic, logs JSON lines, and on SIGTERM closes every peer gracefully and exits 0', async () => {

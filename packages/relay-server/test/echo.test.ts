@@ -1,5 +1,5 @@
 import { hasCode, onceEvent } from '@mesh/core';
-import { describeDatagramPathContract } from '@mesh/core/testing';
+import { describeDatagramPathContract } from '@mesh/core/testing/contract';
 import { generateRelayToken, RelayClient } from '@mesh/relay-client';
 import { describe, expect, it } from 'vitest';
 import { RelayServer } from '../src/index.js';

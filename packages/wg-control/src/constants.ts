@@ -15,14 +15,20 @@ export const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 /** Message types: the first byte of every message, followed by three zero bytes. */
 export const MESSAGE_INITIATION_TYPE = 1;
+/** Type byte of a handshake response. */
 export const MESSAGE_RESPONSE_TYPE = 2;
+/** Type byte of a cookie reply (sent by a peer under load). */
 export const MESSAGE_COOKIE_REPLY_TYPE = 3;
+/** Type byte of a transport (data or keepalive) message. */
 export const MESSAGE_TRANSPORT_TYPE = 4;
 
 /** Message sizes in bytes. Handshake messages have a fixed size; transport ones a header and a tag. */
 export const MESSAGE_INITIATION_SIZE = 148;
+/** Size of a handshake response. */
 export const MESSAGE_RESPONSE_SIZE = 92;
+/** Size of a cookie reply. */
 export const MESSAGE_COOKIE_REPLY_SIZE = 64;
+/** Size of a transport message's header (type, receiver index, counter). */
 export const MESSAGE_TRANSPORT_HEADER_SIZE = 16;
 /** Poly1305 tag after every transport payload. */
 export const MESSAGE_TRANSPORT_TAG_SIZE = 16;

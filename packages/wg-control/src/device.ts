@@ -4,6 +4,7 @@ import { InvalidArgumentError, InvalidKeyError, PeerKey } from '@mesh/core';
 
 /** What to set on one peer. Fields left undefined are not touched on an existing peer. */
 export interface WgPeerConfig {
+  /** The peer's public key (base64, hex or a PeerKey). */
   publicKey: PeerKey | string;
   /** `ip:port` or `[ipv6]:port` (IP literals only: the UAPI does not resolve names). */
   endpoint?: string;
@@ -17,13 +18,19 @@ export interface WgPeerConfig {
   presharedKey?: string | null;
 }
 
+/** One peer as the device reports it. */
 export interface WgPeerState {
+  /** The peer's public key. */
   publicKey: PeerKey;
+  /** The peer's current endpoint (`ip:port`), null when none is known. */
   endpoint: string | null;
+  /** The peer's allowed IPs, as CIDRs. */
   allowedIps: string[];
   /** Wall-clock ms of the latest handshake, 0 = never. (`wg show` has 1 s resolution.) */
   lastHandshakeAt: number;
+  /** Bytes received from the peer. */
   rxBytes: number;
+  /** Bytes sent to the peer. */
   txBytes: number;
   /** Seconds, 0 = off. */
   persistentKeepalive: number;
@@ -45,14 +52,19 @@ export function emptyPeerState(publicKey: PeerKey): WgPeerState {
   };
 }
 
+/** The interface as the device reports it: its key, its port and its peers. */
 export interface WgInterfaceState {
   /** Derived from the private key; null when none is set. */
   publicKey: PeerKey | null;
+  /** UDP port WireGuard listens on; 0 when none is set. */
   listenPort: number;
+  /** Every peer configured on the interface. */
   peers: WgPeerState[];
 }
 
+/** Options of every WgDevice call. */
 export interface WgOpOptions {
+  /** Aborts the call (it rejects with ERR_ABORTED); a request already sent may still take effect. */
   signal?: AbortSignal;
 }
 
@@ -62,12 +74,15 @@ export interface WgOpOptions {
  * anything reaches the device.
  */
 export interface WgDevice {
+  /** Interface name, e.g. `wg0`. */
   readonly name: string;
+  /** Reads the interface and all its peers. */
   getInterface(options?: WgOpOptions): Promise<WgInterfaceState>;
   /** null when the device has no such peer. */
   getPeer(publicKey: PeerKey | string, options?: WgOpOptions): Promise<WgPeerState | null>;
   /** base64 private key (32 bytes). */
   setPrivateKey(privateKey: string, options?: WgOpOptions): Promise<void>;
+  /** Sets the UDP port WireGuard listens on (0 = a random one). */
   setListenPort(port: number, options?: WgOpOptions): Promise<void>;
   /** Adds the peer or updates the fields given. */
   upsertPeer(config: WgPeerConfig, options?: WgOpOptions): Promise<void>;
@@ -77,10 +92,15 @@ export interface WgDevice {
 
 /** A validated peer config: every value safe to put on the wire of either backend. */
 export interface NormalizedPeerConfig {
+  /** The peer's public key. */
   publicKey: PeerKey;
+  /** Canonical `ip:port` / `[ipv6]:port`. */
   endpoint?: string;
+  /** Canonical CIDRs. */
   allowedIps?: string[];
+  /** Whether `allowedIps` replaces the peer's list (true) or is added to it. */
   replaceAllowedIps: boolean;
+  /** Seconds, 0 = off. */
   persistentKeepalive?: number;
   /** base64; all-zero means "remove". */
   presharedKey?: string;
@@ -118,6 +138,7 @@ export function validateEndpoint(endpoint: unknown): string {
   return family === 6 ? `[${host.toLowerCase()}]:${port}` : `${host}:${port}`;
 }
 
+/** Validates a CIDR (`10.0.0.2/32`, `fd00::/64`) and returns its canonical text (lowercase). */
 export function validateCidr(cidr: unknown): string {
   const bad = () =>
     new InvalidArgumentError(`invalid allowed IP ${JSON.stringify(cidr)}: expected a CIDR like 10.0.0.2/32`);
@@ -130,6 +151,10 @@ export function validateCidr(cidr: unknown): string {
   return `${m[1]!.toLowerCase()}/${bits}`;
 }
 
+/**
+ * Validates every field of a peer config, throwing ERR_INVALID_KEY / ERR_INVALID_ARGUMENT; the
+ * result is safe for either backend.
+ */
 export function validatePeerConfig(config: WgPeerConfig): NormalizedPeerConfig {
   if (typeof config !== 'object' || config === null) throw new InvalidArgumentError('peer config must be an object');
   const out: NormalizedPeerConfig = {

@@ -14,7 +14,9 @@ export const WgErrorCodes = {
   COMMAND: 'ERR_WG_COMMAND',
 } as const;
 
+/** The device is not there (`ERR_WG_DEVICE_NOT_RUNNING`): no UAPI socket, or no such interface for `wg`. */
 export class WgDeviceNotRunningError extends MeshError {
+  /** Name of the interface that is not running. */
   readonly device: string;
   constructor(device: string, message: string, options?: { cause?: unknown }) {
     super(WgErrorCodes.DEVICE_NOT_RUNNING, message, options);
@@ -22,6 +24,7 @@ export class WgDeviceNotRunningError extends MeshError {
   }
 }
 
+/** The device refused an operation with an errno (`ERR_WG_ERRNO`). */
 export class WgErrnoError extends MeshError {
   /** Negative errno as the UAPI returns it, e.g. -98 (EADDRINUSE). */
   readonly errno: number;
@@ -34,19 +37,23 @@ export class WgErrnoError extends MeshError {
   }
 }
 
+/** The device's reply could not be parsed (`ERR_WG_PROTOCOL`). */
 export class WgProtocolError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(WgErrorCodes.PROTOCOL, message, options);
   }
 }
 
+/** The UAPI socket failed in another way (`ERR_WG_IO`). */
 export class WgIoError extends MeshError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(WgErrorCodes.IO, message, options);
   }
 }
 
+/** The `wg` tool failed otherwise: not installed, killed, unknown output (`ERR_WG_COMMAND`). */
 export class WgCommandError extends MeshError {
+  /** What `wg` wrote to stderr (may be empty). */
   readonly stderr: string;
   constructor(message: string, stderr = '', options?: { cause?: unknown }) {
     super(WgErrorCodes.COMMAND, message, options);
@@ -70,6 +77,7 @@ const ERRNOS: ReadonlyArray<readonly [number, string, string]> = [
   [99, 'EADDRNOTAVAIL', 'Cannot assign requested address'],
 ];
 
+/** The symbolic name of a (negative or positive) Linux errno, e.g. `EADDRINUSE`; `unknown` when not listed. */
 export function errnoName(errno: number): string {
   return ERRNOS.find(([n]) => n === Math.abs(errno))?.[1] ?? 'unknown';
 }

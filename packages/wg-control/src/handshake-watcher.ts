@@ -18,9 +18,12 @@ import {
 } from './constants.js';
 import type { WgDevice, WgOpOptions } from './device.js';
 
+/** Why a watcher fired: no handshake after arming, a handshake grown stale, a clock jump, or a failed device read. */
 export type HandshakeTimeoutReason = 'no-first-handshake' | 'stale' | 'clock-jump' | 'read-error';
 
+/** A handshake newer than any seen before (the `handshake` event). */
 export interface HandshakeInfo {
+  /** The watched peer. */
   peer: PeerKey;
   /** Wall-clock ms of the handshake just seen. */
   lastHandshakeAt: number;
@@ -28,27 +31,39 @@ export interface HandshakeInfo {
   first: boolean;
 }
 
+/** Why and when a watcher fired (the `handshake-timeout` event). */
 export interface HandshakeTimeoutInfo {
+  /** The watched peer. */
   peer: PeerKey;
+  /** What made the watcher fire. */
   reason: HandshakeTimeoutReason;
   /** The newest handshake seen (the baseline when none was newer), wall ms; 0 = never. */
   lastHandshakeAt: number;
   /** Handshake time read when the watcher was armed. */
   baseline: number;
+  /** Human-readable detail for logs. */
   detail: string;
+  /** The read error, for `read-error`. */
   error?: Error;
 }
 
+/** Events of a HandshakeWatcher. */
 export interface HandshakeWatcherEvents {
+  /** A handshake newer than any seen since arming. */
   handshake: (info: HandshakeInfo) => void;
   /** Fired once per arming; the watcher then stays quiet until reset() or start(). */
   'handshake-timeout': (info: HandshakeTimeoutInfo) => void;
 }
 
+/** Options of a HandshakeWatcher. */
 export interface HandshakeWatcherOptions {
+  /** The device to read the peer's last handshake from. */
   device: Pick<WgDevice, 'name' | 'getPeer'>;
+  /** The peer to watch. */
   peer: PeerKey | string;
+  /** Clock for the deadlines and the jump check; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
   /** A handshake newer than the baseline must appear within this long after arming. NetBird: 30 s. */
   firstHandshakeTimeoutMs?: number;
@@ -63,7 +78,11 @@ export interface HandshakeWatcherOptions {
   clockJumpToleranceMs?: number;
 }
 
-type State = 'stopped' | 'arming' | 'watching' | 'fired';
+/**
+ * Lifecycle of a HandshakeWatcher: not running, reading its baseline, watching, or fired (quiet
+ * until reset() or start()).
+ */
+export type State = 'stopped' | 'arming' | 'watching' | 'fired';
 
 // One live watcher per device interface and peer. A new watcher for the same peer supersedes (stops)
 // the old one, so "start" always leaves a running watcher and an old one can never fire into a new
@@ -80,6 +99,7 @@ const registry = new Map<string, HandshakeWatcher>();
  * discarded, so a stopped or re-armed watcher never fires for its past.
  */
 export class HandshakeWatcher extends TypedEmitter<HandshakeWatcherEvents> {
+  /** The watched peer. */
   readonly peer: PeerKey;
   readonly #device: Pick<WgDevice, 'name' | 'getPeer'>;
   readonly #clock: Clock;
@@ -121,6 +141,7 @@ export class HandshakeWatcher extends TypedEmitter<HandshakeWatcherEvents> {
     return registry.get(`${deviceName}\0${PeerKey.from(peer).base64}`);
   }
 
+  /** Where the watcher is in its lifecycle. */
   get state(): State {
     return this.#state;
   }

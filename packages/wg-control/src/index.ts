@@ -59,6 +59,7 @@ export {
   HandshakeWatcher,
   type HandshakeWatcherEvents,
   type HandshakeWatcherOptions,
+  type State as HandshakeWatcherState,
 } from './handshake-watcher.js';
 export {
   type PathStatus,

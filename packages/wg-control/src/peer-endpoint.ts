@@ -16,12 +16,15 @@ import { HandshakeGate } from './handshake-gate.js';
 import { type PathEntry, PathTable } from './path-table.js';
 import { isProbe, isWireGuardMessage } from './probe.js';
 
+/** Options of a PeerEndpoint. */
 export interface PeerEndpointOptions {
   /** WireGuard's listen port on `host`. The socket is connected to it: only WireGuard's datagrams are forwarded out. */
   wireguardPort: number;
   /** Loopback address WireGuard and the endpoint share. Default 127.0.0.1. */
   host?: string;
+  /** Clock for probes and verdicts; `systemClock` by default. */
   clock?: Clock;
+  /** Logger; silent by default. */
   logger?: Logger;
   /** One probe per attached path every this many ms. Default 1000 (PROBE_INTERVAL_MS); 0 = never probe (still answer). */
   probeIntervalMs?: number;
@@ -36,7 +39,9 @@ export interface PeerEndpointOptions {
   socketBufferBytes?: number;
 }
 
+/** What the endpoint knows about one attached path. */
 export interface PathStatus {
+  /** The path. */
   path: DatagramPath;
   /** null until the first verdict. */
   alive: boolean | null;
@@ -48,6 +53,7 @@ export interface PathStatus {
   lastRxAt: number;
 }
 
+/** Datagrams the endpoint dropped, by cause (cumulative). */
 export interface PeerEndpointDrops {
   /** From WireGuard while no path is active. */
   noActivePath: number;
@@ -55,6 +61,7 @@ export interface PeerEndpointDrops {
   pathSendFailed: number;
   /** Arrived on a path, neither a probe nor a WireGuard message. */
   notWireguard: number;
+  /** Arrived on a path, looked like a probe but did not parse. */
   malformedProbe: number;
   /** Arrived on a path, larger than one UDP datagram can carry to WireGuard. */
   oversize: number;
@@ -71,9 +78,13 @@ export interface PeerEndpointDrops {
   forgottenInitiation: number;
 }
 
+/** Traffic and probe counters of a PeerEndpoint (cumulative since construction). */
 export interface PeerEndpointStats {
+  /** Datagrams (and bytes) WireGuard sent towards the active path. */
   fromWireguard: { packets: number; bytes: number };
+  /** Datagrams (and bytes) handed from a path to WireGuard. */
   toWireguard: { packets: number; bytes: number };
+  /** Pings sent on all paths. */
   probesSent: number;
   /** Handshake messages (initiation or response) held while no path was active and sent when one became active. */
   heldHandshakesSent: number;
@@ -82,14 +93,21 @@ export interface PeerEndpointStats {
    * held back so that only one of the two handshakes runs.
    */
   crossedInitiationsHeld: number;
+  /** Pongs sent in answer to the remote's pings. */
   pongsSent: number;
+  /** Pongs received for our own pings. */
   pongsReceived: number;
+  /** Datagrams dropped, by cause. */
   drops: PeerEndpointDrops;
 }
 
+/** Events of a PeerEndpoint. */
 export interface PeerEndpointEvents {
+  /** A path became alive: a pong came back (`probe`) or, on a path without probes, traffic arrived (`traffic`). */
   'path-alive': (info: { path: DatagramPath; rttMs: number | null; via: 'probe' | 'traffic' }) => void;
+  /** A path went without a datagram for longer than its trust window. */
   'path-silent': (info: { path: DatagramPath; silentForMs: number }) => void;
+  /** The active path changed: set by the owner, or cleared because it was detached or closed. */
   'active-changed': (info: {
     from: DatagramPath | null;
     to: DatagramPath | null;
@@ -107,7 +125,9 @@ export interface PeerEndpointEvents {
  * (PathTable); HandshakeGate times the handshake messages passing through.
  */
 export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
+  /** Loopback address WireGuard and the endpoint share. */
   readonly host: string;
+  /** WireGuard's listen port on `host`. */
   readonly wireguardPort: number;
   readonly #log: Logger;
   readonly #bufferBytes: number | undefined;
@@ -178,18 +198,22 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
     return this.#address;
   }
 
+  /** The path WireGuard's packets go to, null when none. */
   get active(): DatagramPath | null {
     return this.#active;
   }
 
+  /** The attached paths. */
   get paths(): DatagramPath[] {
     return this.#paths.paths;
   }
 
+  /** A copy of the traffic and probe counters. */
   get stats(): PeerEndpointStats {
     return structuredClone(this.#stats);
   }
 
+  /** What the endpoint knows about an attached path; undefined when it is not attached. */
   pathStatus(path: DatagramPath): PathStatus | undefined {
     return this.#paths.status(path);
   }
@@ -250,6 +274,7 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
     this.#paths.add(path);
   }
 
+  /** Stops listening on a path (idempotent); clears the active path when it was this one. */
   detach(path: DatagramPath): void {
     if (!this.#paths.remove(path)) return;
     if (this.#active === path) this.#setActive(null, 'detached');

@@ -9,6 +9,7 @@
  */
 import { MESSAGE_INITIATION_TYPE, MESSAGE_TRANSPORT_TYPE } from './constants.js';
 
+/** Size in bytes of a probe (ping or pong). */
 export const PROBE_SIZE = 24;
 const MAGIC = [0xff, 0x6d, 0x70, 0x01] as const;
 export const PING = 1;

@@ -17,6 +17,7 @@ import {
 import { WgDeviceNotRunningError, WgErrnoError, WgErrorCodes, WgIoError, WgProtocolError } from './errors.js';
 import { RequestQueue, type RequestQueueStats } from './request-queue.js';
 
+/** Options of a UapiDevice. */
 export interface UapiDeviceOptions {
   /** Default `/var/run/wireguard/<name>.sock`. */
   socketPath?: string;
@@ -26,6 +27,7 @@ export interface UapiDeviceOptions {
    * fail with ERR_TIMEOUT. Default 5000 ms.
    */
   timeoutMs?: number;
+  /** Clock for request deadlines; `systemClock` by default. */
   clock?: Clock;
 }
 
@@ -47,7 +49,9 @@ export function validateInterfaceName(name: unknown): string {
  * unread lines behind, so connections are never reused).
  */
 export class UapiDevice implements WgDevice {
+  /** Interface name. */
   readonly name: string;
+  /** Path of the UAPI socket this device talks to. */
   readonly socketPath: string;
   readonly #queue: RequestQueue<string[]>;
   #derived: { privateHex: string; publicKey: PeerKey } | undefined;

@@ -13,8 +13,11 @@ import {
 import { MAX_UDP_PAYLOAD } from './constants.js';
 import { validatePort } from './device.js';
 
+/** Options of UdpPath.open(). */
 export interface UdpPathOptions {
+  /** IP address of the remote end. */
   remoteHost: string;
+  /** UDP port of the remote end. */
   remotePort: number;
   /** Default: the unspecified address of the remote's family. */
   bindHost?: string;
@@ -22,7 +25,9 @@ export interface UdpPathOptions {
   bindPort?: number;
   /** Label for logs and status. Default `udp`. */
   kind?: string;
+  /** Wall-clock source for the counters; `systemClock` by default. */
   clock?: Clock;
+  /** SO_RCVBUF / SO_SNDBUF of the socket. Default: the OS default. */
   socketBufferBytes?: number;
 }
 
@@ -31,8 +36,11 @@ export interface UdpPathOptions {
  * drops datagrams from any other source. For tests, the lab and benchmarks.
  */
 export class UdpPath extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
+  /** Kind label for logs and status. */
   readonly kind: string;
+  /** IP address of the remote end. */
   readonly remoteHost: string;
+  /** UDP port of the remote end. */
   readonly remotePort: number;
   /** Sends the socket reported as failed (ICMP unreachable and the like). */
   sendErrors = 0;
@@ -54,6 +62,7 @@ export class UdpPath extends TypedEmitter<DatagramPathEvents> implements Datagra
     });
   }
 
+  /** Binds a socket connected to the remote end; resolves once it is ready. */
   static async open(options: UdpPathOptions): Promise<UdpPath> {
     if (isIP(options.remoteHost) === 0)
       throw new InvalidArgumentError(`UdpPath: remoteHost must be an IP, got ${options.remoteHost}`);
@@ -82,6 +91,7 @@ export class UdpPath extends TypedEmitter<DatagramPathEvents> implements Datagra
     return new UdpPath(socket, options, options.clock ?? systemClock);
   }
 
+  /** The local address and port the socket is bound to. */
   get localAddress(): { address: string; port: number } {
     const { address, port } = this.#socket.address();
     return { address, port };

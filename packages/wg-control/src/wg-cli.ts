@@ -18,11 +18,13 @@ import { errnoFromMessage, WgCommandError, WgDeviceNotRunningError, WgErrnoError
 import { RequestQueue, type RequestQueueStats } from './request-queue.js';
 import { validateInterfaceName } from './uapi.js';
 
+/** Options of a WgCliDevice. */
 export interface WgCliDeviceOptions {
   /** Path to the `wg` tool. Default `wg` (looked up on PATH). */
   wgPath?: string;
   /** How long one command may run (time waiting in this device's queue does not count). Default 5000 ms. */
   timeoutMs?: number;
+  /** Clock for command deadlines; `systemClock` by default. */
   clock?: Clock;
 }
 
@@ -33,6 +35,7 @@ export interface WgCliDeviceOptions {
  * gives children a socket, not a pipe, and `wg` cannot fopen that.)
  */
 export class WgCliDevice implements WgDevice {
+  /** Interface name. */
   readonly name: string;
   readonly #wg: string;
   readonly #queue: RequestQueue;

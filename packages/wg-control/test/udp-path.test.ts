@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { onceEvent } from '@mesh/core';
-import { describeDatagramPathContract } from '@mesh/core/testing';
+import { describeDatagramPathContract } from '@mesh/core/testing/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerEndpoint, UdpPath } from '../src/index.js';
 import { WgSocketStub, wgMessage } from './helpers.js';

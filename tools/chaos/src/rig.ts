@@ -28,7 +28,7 @@ const pkgDir = (name: string) => dirname(require.resolve(`${name}/package.json`)
 export const CLI = {
   agent: () => join(pkgDir('@mesh/reference-agent'), 'dist/cli.js'),
   relay: () => join(pkgDir('@mesh/relay-server'), 'dist/cli.js'),
-  signal: () => join(pkgDir('@mesh/example-signal'), 'dist/cli.js'),
+  signal: () => join(pkgDir('@mesh/signal-server'), 'dist/cli.js'),
 };
 
 export type Role = 'peerA' | 'peerB';

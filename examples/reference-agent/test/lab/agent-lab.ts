@@ -8,13 +8,13 @@ import { type CoturnHandle, generateKeyPair, type KeyPair, Lab, type LabProcess,
 // Everything real, from config files alone: in svc the relay server CLI (mesh-relay), the signaling
 // server CLI (mesh-signal) and coturn; in peerA and peerB one `mesh-agent up --config FILE` each,
 // which creates its own wireguard-go interface. Children run BUILT code: build first
-// (`tools/with-node npx nx run-many -t build -p @mesh/reference-agent @mesh/relay-server @mesh/example-signal @mesh/lab`).
+// (`tools/with-node npx nx run-many -t build -p @mesh/reference-agent @mesh/relay-server @mesh/signal-server @mesh/lab`).
 
 const require = createRequire(import.meta.url);
 const pkgDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
 export const AGENT_CLI = join(pkgDir('@mesh/reference-agent'), 'dist/cli.js');
 const RELAY_CLI = join(pkgDir('@mesh/relay-server'), 'dist/cli.js');
-const SIGNAL_CLI = join(pkgDir('@mesh/example-signal'), 'dist/cli.js');
+const SIGNAL_CLI = join(pkgDir('@mesh/signal-server'), 'dist/cli.js');
 
 export const RELAY_PORT = 33080;
 export const SIGNAL_PORT = 8443;

@@ -2,8 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { onceEvent } from '../async.js';
 import type { DatagramPath } from '../datagram-path.js';
 
+/** Two connected ends of a DatagramPath under test, and how to release them. */
 export interface DatagramPathPair {
+  /** One end. */
   a: DatagramPath;
+  /** The other end. */
   b: DatagramPath;
   /** Releases everything the pair uses (sockets, servers); called after each test. */
   teardown(): Promise<void> | void;

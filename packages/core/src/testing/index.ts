@@ -1,2 +1,1 @@
-export { type DatagramPathPair, describeDatagramPathContract } from './datagram-path-contract.js';
 export { seededRandom } from './seeded-random.js';

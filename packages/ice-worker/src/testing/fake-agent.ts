@@ -10,7 +10,9 @@ import type {
 } from '../agent.js';
 import { IceAgentError, type IceCredentials } from '../wire.js';
 
+/** Options of a FakeIceNetwork. */
 export interface FakeIceNetworkOptions {
+  /** Clock for the delays; `systemClock` by default. */
   clock?: Clock;
   /** Time from both sides connecting (with each other's candidates) to `connected`. Default 20 ms. */
   connectDelayMs?: number;
@@ -27,12 +29,17 @@ export interface FakeIceNetworkOptions {
  * listeners, and `inject*` emit even after close: that is how tests model late library events.
  */
 export class FakeIceNetwork {
+  /** Clock for the delays. */
   readonly clock: Clock;
+  /** Time from both sides connecting to `connected`. */
   readonly connectDelayMs: number;
+  /** Time from gather() to the host candidate. */
   readonly gatherDelayMs: number;
+  /** Time close() takes to resolve. */
   readonly closeDelayMs: number;
   /** Every agent ever built, in order. */
   readonly agents: FakeIceAgent[] = [];
+  /** False while setReachable(false) cuts delivery and connectivity. */
   reachable = true;
   /** Candidate type both ends of the next nominated pairs report: `relay` makes an `ice-turn` path. */
   pairType: 'host' | 'relay' = 'host';
@@ -69,13 +76,21 @@ export class FakeIceNetwork {
   }
 }
 
+/** An in-memory IceAgent built by a FakeIceNetwork; records what the worker asked of it. */
 export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAgent {
+  /** Our credentials for this session. */
   readonly credentials: IceCredentials;
+  /** The config the factory was called with. */
   readonly config: IceAgentConfig;
+  /** The fake host address of its single host candidate. */
   readonly host: string;
+  /** The port of its single host candidate. */
   readonly port = 40000;
+  /** The remote credentials set, if any. */
   remoteCredentials: IceCredentials | undefined;
+  /** Every remote candidate added, in order. */
   readonly remoteCandidates: string[] = [];
+  /** How many times close() was called. */
   closeCalls = 0;
   #state: IceAgentState = 'new';
   #gathered = false;
@@ -94,10 +109,12 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
     this.host = host;
   }
 
+  /** Current state. */
   get state(): IceAgentState {
     return this.#state;
   }
 
+  /** Its host candidate (SDP candidate attribute body). */
   get candidate(): string {
     return `candidate:1 1 udp 2130706431 ${this.host} ${this.port} typ host`;
   }

@@ -2,6 +2,7 @@ import { type Clock, ClosedError, type PeerKey, type Signaler, type SignalerEven
 import { seededRandom } from '@mesh/core/testing';
 import type { SignalMessage } from '../messages.js';
 
+/** Faults a MemorySignalHub applies to every message. */
 export interface SignalFaults {
   /** Probability that a message is lost. */
   dropRate?: number;
@@ -21,8 +22,10 @@ export class MemorySignalHub {
   readonly #latencyMs: number;
   readonly #random: () => number;
   readonly #members = new Map<string, MemorySignaler>();
+  /** Faults applied from now on (assign to change them mid-test). */
   faults: SignalFaults = {};
   #partitioned = false;
+  /** Messages sent, delivered, dropped and duplicated so far. */
   readonly stats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0 };
 
   constructor(options: { clock: Clock; latencyMs?: number; seed?: number }) {
@@ -31,6 +34,7 @@ export class MemorySignalHub {
     this.#random = seededRandom(options.seed ?? 1);
   }
 
+  /** A new member with `key`: a Signaler for that peer. */
   signaler(key: PeerKey): MemorySignaler {
     const s = new MemorySignaler(key, this);
     this.#members.set(key.base64, s);
@@ -67,9 +71,12 @@ export class MemorySignalHub {
   }
 }
 
+/** One peer's Signaler on a MemorySignalHub. */
 export class MemorySignaler extends TypedEmitter<SignalerEvents> implements Signaler<SignalMessage> {
+  /** The peer this signaler sends for. */
   readonly key: PeerKey;
   readonly #hub: MemorySignalHub;
+  /** True after close(); send() then rejects with ERR_CLOSED. */
   closed = false;
 
   constructor(key: PeerKey, hub: MemorySignalHub) {
@@ -78,11 +85,13 @@ export class MemorySignaler extends TypedEmitter<SignalerEvents> implements Sign
     this.#hub = hub;
   }
 
+  /** Hands the message to the hub; rejects with ERR_CLOSED after close(). */
   async send(to: PeerKey, message: SignalMessage): Promise<void> {
     if (this.closed) throw new ClosedError('signaler is closed');
     this.#hub.route(this.key, to, message);
   }
 
+  /** Leaves the hub: nothing more is delivered to this member. */
   close(): void {
     this.closed = true;
     this.removeAllListeners();

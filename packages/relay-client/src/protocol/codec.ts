@@ -17,30 +17,47 @@ import { PeerId } from './peer-id.js';
 
 /** Transport: client→server `peerId` is the destination; server→client it is the source. */
 export interface TransportMessage {
+  /** Message type. */
   type: 'transport';
+  /** Destination (client→server) or source (server→client) peer. */
   peerId: PeerId;
   /** A view into the decoded frame (no copy): copy it if the frame buffer is reused. */
   payload: Buffer;
 }
+/** Close: the sender is going away (graceful shutdown). */
 export interface CloseMessage {
+  /** Message type. */
   type: 'close';
 }
+/** Health check: sent by the server, echoed by the client. */
 export interface HealthCheckMessage {
+  /** Message type. */
   type: 'healthcheck';
 }
+/** Auth: the client's peer id and token, the first message on a connection. */
 export interface AuthMessage {
+  /** Message type. */
   type: 'auth';
+  /** The client's peer id. */
   peerId: PeerId;
+  /** The client's relay token. */
   token: Buffer;
 }
+/** The server's reply to a valid auth. */
 export interface AuthResponseMessage {
+  /** Message type. */
   type: 'auth-response';
+  /** The server's instance URL (what peers advertise to meet on it). */
   instanceUrl: string;
 }
+/** Subscribe / unsubscribe (client) or peers online / offline (server), for a list of peer ids. */
 export interface PeerListMessage<T extends PeerListType> {
+  /** Message type. */
   type: T;
+  /** The peers concerned. */
   peerIds: PeerId[];
 }
+/** The four peer-list message types. */
 export type PeerListType = 'subscribe' | 'unsubscribe' | 'peers-online' | 'peers-offline';
 
 /** Messages a client may send (the server accepts types 3, 4, 5, 6, 8, 9). */
@@ -59,6 +76,7 @@ export type ServerMessage =
   | AuthResponseMessage
   | PeerListMessage<'peers-online'>
   | PeerListMessage<'peers-offline'>;
+/** Any relay message. */
 export type RelayMessage = ClientMessage | ServerMessage;
 
 const LIST_TYPES: Record<PeerListType, MsgType> = {
@@ -81,10 +99,12 @@ function header(type: MsgType, size: number): Buffer {
 const CLOSE = Buffer.from([PROTOCOL_VERSION, MsgType.Close]);
 const HEALTH_CHECK = Buffer.from([PROTOCOL_VERSION, MsgType.HealthCheck]);
 
+/** The close message. */
 export function encodeClose(): Buffer {
   return Buffer.from(CLOSE);
 }
 
+/** The health-check message. */
 export function encodeHealthCheck(): Buffer {
   return Buffer.from(HEALTH_CHECK);
 }

@@ -13,6 +13,7 @@ export const MsgType = {
   PeersOnline: 10,
   PeersWentOffline: 11,
 } as const;
+/** A message type byte. */
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
 /** Version byte + type byte. */
@@ -33,7 +34,9 @@ export const AUTH_MAGIC: readonly number[] = [0x21, 0x12, 0xa4, 0x42];
 export const AUTH_HEADER_SIZE = HEADER_SIZE + AUTH_MAGIC.length + PEER_ID_SIZE;
 /** The server reads the auth message into a buffer of this size: a longer one is rejected. */
 export const MAX_AUTH_MESSAGE_SIZE = 212;
+/** Largest token that fits in an auth message. */
 export const MAX_TOKEN_SIZE = MAX_AUTH_MESSAGE_SIZE - AUTH_HEADER_SIZE;
+/** Largest auth response a client accepts (bytes). */
 export const MAX_AUTH_RESPONSE_SIZE = 8192;
 /** WebSocket path of the relay endpoint. */
 export const RELAY_WS_PATH = '/relay';

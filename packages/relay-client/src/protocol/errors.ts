@@ -15,7 +15,9 @@ export type ProtocolErrorReason =
 
 /** Any malformed relay message (or an encoder given impossible input): code `ERR_RELAY_PROTOCOL`. */
 export class RelayProtocolError extends MeshError {
+  /** The `code` every error of this class carries. */
   static readonly code = 'ERR_RELAY_PROTOCOL';
+  /** What was wrong with the message. */
   readonly reason: ProtocolErrorReason;
   constructor(reason: ProtocolErrorReason, message: string) {
     super(RelayProtocolError.code, `relay protocol: ${message}`);

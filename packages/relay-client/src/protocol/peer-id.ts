@@ -11,7 +11,9 @@ const PREFIX = Buffer.from('sha-', 'ascii');
  * the map key on hot paths; `toString()` is NetBird's human form ("sha-" + base64 of the digest).
  */
 export class PeerId {
+  /** The 36 raw bytes. */
   readonly bytes: Buffer;
+  /** The raw bytes as a latin1 string, for maps. */
   readonly key: string;
 
   private constructor(bytes: Buffer) {
@@ -25,6 +27,7 @@ export class PeerId {
     return new PeerId(Buffer.concat([PREFIX, digest]));
   }
 
+  /** The peer id of a WireGuard public key. */
   static fromKey(key: PeerKey): PeerId {
     return PeerId.hash(key.base64);
   }
@@ -42,14 +45,17 @@ export class PeerId {
     return PeerId.fromBytes(Buffer.from(key, 'latin1'));
   }
 
+  /** True when both ids have the same bytes. */
   equals(other: PeerId): boolean {
     return this.key === other.key;
   }
 
+  /** NetBird's human form: "sha-" + base64 of the digest. */
   toString(): string {
     return `${this.bytes.subarray(0, 4).toString('latin1')}${this.bytes.subarray(4).toString('base64')}`;
   }
 
+  /** The human form, so ids serialise as strings. */
   toJSON(): string {
     return this.toString();
   }

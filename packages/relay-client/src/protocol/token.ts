@@ -20,7 +20,9 @@ export function relayTokenKey(secret: string | Uint8Array): RelayTokenKey {
   return { hmacKey: createHash('sha256').update(secret).digest() };
 }
 
+/** Options of generateRelayToken. */
 export interface GenerateTokenOptions {
+  /** How long the token stays valid. Default DEFAULT_TOKEN_TTL_MS. */
   ttlMs?: number;
   /** Wall-clock ms (default Date.now()). */
   now?: number;
@@ -42,6 +44,7 @@ export function generateRelayToken(
 
 /** A precomputed key (see relayTokenKey), so a server does not hash the secret per connection. */
 export interface RelayTokenKey {
+  /** SHA-256 of the shared secret. */
   readonly hmacKey: Buffer;
 }
 
@@ -53,12 +56,17 @@ function sign(key: Buffer, payload: Uint8Array): Buffer {
   return createHmac('sha256', key).update(payload).digest();
 }
 
+/** The three fields of a binary token. */
 export interface RelayTokenParts {
+  /** Algorithm byte (TOKEN_ALGO_HMAC_SHA256). */
   algo: number;
+  /** The HMAC of the payload. */
   signature: Uint8Array;
+  /** The signed payload (ASCII decimal expiry in unix seconds). */
   payload: Uint8Array;
 }
 
+/** Concatenates the parts into a binary token (no validation). */
 export function encodeRelayToken(parts: RelayTokenParts): Buffer {
   return Buffer.concat([Buffer.from([parts.algo]), parts.signature, parts.payload]);
 }
@@ -74,9 +82,12 @@ export function relayTokenFromManagement(token: { payload: string; signature: st
   return encodeRelayToken({ algo: TOKEN_ALGO_HMAC_SHA256, signature, payload: Buffer.from(token.payload, 'utf8') });
 }
 
+/** Why verifyRelayToken rejected a token. */
 export type TokenRejection = 'malformed' | 'oversize' | 'algorithm' | 'signature' | 'payload' | 'expired';
+/** The result of verifyRelayToken: valid with its expiry (ms), or invalid with the reason. */
 export type TokenVerdict = { valid: true; expiresAt: number } | { valid: false; reason: TokenRejection };
 
+/** Options of verifyRelayToken. */
 export interface VerifyTokenOptions {
   /** Wall-clock ms (default Date.now()). */
   now?: number;
@@ -110,7 +121,9 @@ export function verifyRelayToken(
 
 /** A token that cannot be used (bad management input): code `ERR_INVALID_RELAY_TOKEN`. */
 export class InvalidRelayTokenError extends MeshError {
+  /** The `code` every error of this class carries. */
   static readonly code = 'ERR_INVALID_RELAY_TOKEN';
+  /** Why the token cannot be used. */
   readonly reason: TokenRejection;
   constructor(reason: TokenRejection, message: string) {
     super(InvalidRelayTokenError.code, `invalid relay token: ${message}`);

@@ -21,7 +21,9 @@ import type {
 } from '../client.js';
 import { FAKE_OPEN_TIMEOUT_MS, FAKE_PONG_TIMEOUT_MS } from '../constants.js';
 
+/** Options of a FakeRelayNetwork. */
 export interface FakeRelayNetworkOptions {
+  /** Clock for every delay and deadline; `systemClock` by default. */
   clock?: Clock;
   /**
    * How a dying session tells its owner: its conns close first and then `disconnected` fires
@@ -34,6 +36,7 @@ export interface FakeRelayNetworkOptions {
   pongTimeoutMs?: number;
 }
 
+/** Options of FakeRelayNetwork.addServer(). */
 export interface FakeRelayServerOptions {
   /** What clients learn after auth (default: the URL itself). */
   instanceUrl?: string;
@@ -48,9 +51,13 @@ export interface FakeRelayServerOptions {
  * server death. Servers are addressed by URL; `factory` plugs into `RelayManager`.
  */
 export class FakeRelayNetwork {
+  /** Clock for every delay and deadline. */
   readonly clock: Clock;
+  /** Whether a dying session closes its conns before or after `disconnected` fires. */
   readonly disconnectOrder: 'conns-first' | 'event-first';
+  /** Bound of `openConn`'s wait for the remote peer, ms. */
   readonly openTimeoutMs: number;
+  /** How long `checkAlive` waits on a half-open server, ms. */
   readonly pongTimeoutMs: number;
   /** Every client the factory built, in order. */
   readonly clients: FakeRelayClient[] = [];
@@ -63,6 +70,7 @@ export class FakeRelayNetwork {
     this.pongTimeoutMs = options.pongTimeoutMs ?? FAKE_PONG_TIMEOUT_MS;
   }
 
+  /** Adds a server reachable by `url` and by its instance URL. */
   addServer(url: string, options: FakeRelayServerOptions = {}): FakeRelayServer {
     const server = new FakeRelayServer(url, options);
     // Reachable by its dial URL and by its instance URL (which is what peers advertise).
@@ -71,10 +79,12 @@ export class FakeRelayNetwork {
     return server;
   }
 
+  /** The server reachable by `url` (dial or instance URL), if any. */
   server(url: string): FakeRelayServer | undefined {
     return this.#servers.get(url);
   }
 
+  /** A RelayClientFactory building FakeRelayClients on this network; pass it as `clientFactory`. */
   readonly factory: RelayClientFactory = (url, options) => {
     const client = new FakeRelayClient(this, url, options);
     this.clients.push(client);
@@ -87,9 +97,13 @@ export class FakeRelayNetwork {
   }
 }
 
+/** One in-memory relay server of a FakeRelayNetwork. */
 export class FakeRelayServer {
+  /** The URL clients dial. */
   readonly url: string;
+  /** What clients learn after auth (what peers advertise). */
   readonly instanceUrl: string;
+  /** Time `connect()` takes on the network's clock. */
   connectDelayMs: number;
   /** When false, `connect()` fails as if the port were closed. */
   up = true;
@@ -108,10 +122,12 @@ export class FakeRelayServer {
     this.connectDelayMs = options.connectDelayMs ?? 0;
   }
 
+  /** Number of authenticated client sessions. */
   get sessionCount(): number {
     return this.#sessions.size;
   }
 
+  /** True when a client with key `peer` is logged in. */
   isOnline(peer: PeerKey): boolean {
     return this.#sessions.has(peer.base64);
   }
@@ -135,6 +151,7 @@ export class FakeRelayServer {
     this.#sessions.clear();
   }
 
+  /** Brings a killed or half-open server back up; clients must connect again (old sockets stay dead). */
   restart(): void {
     this.up = true;
   }
@@ -181,11 +198,16 @@ export class FakeRelayServer {
   }
 }
 
-type ClientState = 'new' | 'connecting' | 'connected' | 'closed';
+/** Lifecycle of a FakeRelayClient. */
+export type ClientState = 'new' | 'connecting' | 'connected' | 'closed';
 
+/** An in-memory RelayClientLike on a FakeRelayNetwork (built by its `factory`). */
 export class FakeRelayClient extends TypedEmitter<RelayClientLikeEvents> implements RelayClientLike {
+  /** The URL it dials. */
   readonly url: string;
+  /** Our WireGuard public key. */
   readonly localKey: PeerKey;
+  /** The server's instance URL, once connected. */
   instanceUrl: string | undefined;
   /** How many times `close()` was called (the manager must close every client it drops). */
   closeCalls = 0;
@@ -206,6 +228,7 @@ export class FakeRelayClient extends TypedEmitter<RelayClientLikeEvents> impleme
     this.#options = options;
   }
 
+  /** Where the client is in its lifecycle. */
   get state(): ClientState {
     return this.#state;
   }
@@ -361,7 +384,9 @@ export class FakeRelayClient extends TypedEmitter<RelayClientLikeEvents> impleme
 
 /** One per-peer entry of a FakeRelayClient: a DatagramPath routed through the fake server. */
 export class FakeRelayConn extends TypedEmitter<DatagramPathEvents> implements DatagramPath {
+  /** Always `relay`. */
   readonly kind = 'relay';
+  /** The remote peer of this entry. */
   readonly peer: PeerKey;
   /** @internal Set once the remote was online and `openConn` resolved. */
   opened = false;
@@ -387,14 +412,17 @@ export class FakeRelayConn extends TypedEmitter<DatagramPathEvents> implements D
     return this.#wait.signal;
   }
 
+  /** True once the conn has closed. */
   get closed(): boolean {
     return this.#closed;
   }
 
+  /** Traffic counters of the conn. */
   get counters() {
     return this.#stats.snapshot();
   }
 
+  /** Routes one datagram to the peer through the fake server; false when closed or not open yet. */
   send(datagram: Uint8Array): boolean {
     if (this.#closed || !this.opened) return false;
     this.#stats.tx(datagram.byteLength);
@@ -403,6 +431,7 @@ export class FakeRelayConn extends TypedEmitter<DatagramPathEvents> implements D
     return true;
   }
 
+  /** Closes the conn and removes the client's entry. Idempotent. */
   close(): void {
     this.#client._removeConn(this);
     this._end({ reason: 'local' });

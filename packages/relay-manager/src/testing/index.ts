@@ -1,4 +1,5 @@
 export {
+  type ClientState as FakeRelayClientState,
   FakeRelayClient,
   FakeRelayConn,
   FakeRelayNetwork,
@@ -6,4 +7,4 @@ export {
   FakeRelayServer,
   type FakeRelayServerOptions,
 } from './fake-relay.js';
-export { describeRelayClientContract, type RelayClientContractEnv, randomPeerKey } from './relay-client-contract.js';
+export { randomPeerKey } from './random-peer-key.js';

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { hasCode, onceEvent, PeerKey } from '@mesh/core';
+import { hasCode, onceEvent, type PeerKey } from '@mesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RelayClientLike } from '../client.js';
+import { randomPeerKey } from './random-peer-key.js';
 
 export interface RelayClientContractEnv {
   /** Builds an unconnected client for the test server. */
@@ -20,10 +20,6 @@ export interface RelayClientContractEnv {
 }
 
 const WAIT = { timeoutMs: 5_000 };
-
-export function randomPeerKey(): PeerKey {
-  return PeerKey.fromBytes(randomBytes(32));
-}
 
 /**
  * What RelayManager relies on from a relay client. Run against the in-memory fake and against the

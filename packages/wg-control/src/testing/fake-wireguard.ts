@@ -13,8 +13,11 @@ import {
 } from '../constants.js';
 import { emptyPeerState, type WgDevice, type WgPeerConfig, type WgPeerState } from '../device.js';
 
+/** Options of a FakeWireGuard. */
 export interface FakeWireGuardOptions {
+  /** The (fake) clock that drives WireGuard's timers. */
   clock: Clock;
+  /** Interface name reported as `name`. Default `fakewg0`. */
   name?: string;
   /** Retry interval of an unanswered handshake initiation. Default REKEY_TIMEOUT_MS (5 s). */
   rekeyTimeoutMs?: number;
@@ -43,6 +46,7 @@ function message(type: number, size: number): Buffer {
  * PeerConn uses.
  */
 export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upsertPeer' | 'removePeer'> {
+  /** Interface name. */
   readonly name: string;
   readonly #clock: Clock;
   readonly #rekeyTimeoutMs: number;
@@ -55,6 +59,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
   #lastInitiationAt = Number.NEGATIVE_INFINITY;
   /** Data packets received from the peer (what a ping through the tunnel would see). */
   dataReceived = 0;
+  /** UDP port of the fake's socket; 0 before start(). */
   port = 0;
 
   constructor(options: FakeWireGuardOptions) {
@@ -64,6 +69,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
     this.#rekeyAfterMs = options.rekeyAfterMs ?? REKEY_AFTER_TIME_MS;
   }
 
+  /** Binds the socket on 127.0.0.1 and starts the timers; resolves with the port (WireGuard's listen port). */
   async start(): Promise<number> {
     const socket = createSocket('udp4');
     socket.on('message', (msg, rinfo) => this.#receive(msg, rinfo.address, rinfo.port));
@@ -75,6 +81,7 @@ export class FakeWireGuard implements Pick<WgDevice, 'name' | 'getPeer' | 'upser
     return this.port;
   }
 
+  /** Closes the socket and cancels every timer. */
   stop(): void {
     for (const t of this.#timers) t.cancel();
     this.#timers = [];

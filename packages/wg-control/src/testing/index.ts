@@ -1,2 +1,1 @@
 export { FakeWireGuard, type FakeWireGuardOptions } from './fake-wireguard.js';
-export { describeWgDeviceContract, type WgDeviceContractEnv } from './wg-device-contract.js';

@@ -23,6 +23,7 @@ export interface WgDeviceContractEnv {
   ping(): Promise<boolean>;
   /** Occupies a UDP port on the device's host/namespace until `release()`. */
   occupyUdpPort(): Promise<{ port: number; release(): Promise<void> }>;
+  /** Releases everything the env opened (devices, ports); called after each test. */
   teardown(): Promise<void>;
 }
 

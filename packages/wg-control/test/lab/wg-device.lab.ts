@@ -1,6 +1,6 @@
 import { Lab } from '@mesh/lab';
 import { generateKeyPair, UapiDevice, WgCliDevice, type WgDevice } from '../../src/index.js';
-import { describeWgDeviceContract, type WgDeviceContractEnv } from '../../src/testing/index.js';
+import { describeWgDeviceContract, type WgDeviceContractEnv } from '../../src/testing/contract.js';
 
 /**
  * The contract against real wireguard-go in the lab: the device under test in peerA, the remote

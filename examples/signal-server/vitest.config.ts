@@ -1,3 +1,0 @@
-import { meshVitest } from '../../vitest.base.js';
-
-export default meshVitest('@mesh/example-signal');

@@ -1,0 +1,35 @@
+// The signaling protocol both ends share: frames, close codes, the registration proof, sealed boxes,
+// and the token bucket both sides pace with. @mesh/signal-server imports it from here.
+export {
+  answerChallenge,
+  BOX_HEADER_BYTES,
+  BOX_OVERHEAD,
+  type BoxHeader,
+  type Challenge,
+  CRYPTO_VERSION,
+  createChallenge,
+  type Identity,
+  identityFromPrivateKey,
+  MAC_BYTES,
+  NONCE_BYTES,
+  type OpenFailure,
+  Sealer,
+  type ServerChallenge,
+  verifyChallenge,
+} from './crypto.js';
+export { TokenBucket } from './token-bucket.js';
+export {
+  type ClientFrame,
+  CloseCodes,
+  decodeClientFrame,
+  decodeServerFrame,
+  encodeChallenge,
+  encodeMessage,
+  encodeRegister,
+  encodeRegistered,
+  encodeSend,
+  FORWARD_GROWTH,
+  FrameError,
+  type ServerFrame,
+  WIRE_VERSION,
+} from './wire.js';
