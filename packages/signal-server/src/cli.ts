@@ -19,7 +19,7 @@ async function main(): Promise<void> {
       return;
     }
     if (request.kind === 'version') {
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`mesh-signal ${version()}\n`);
       return;
     }
     const { logLevel, ...options } = request.config;

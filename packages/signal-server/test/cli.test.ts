@@ -117,7 +117,7 @@ describe('mesh-signal', () => {
 
   it('--version prints the version from package.json and exits 0', async () => {
     const { version } = JSON.parse(readFileSync(`${PKG}package.json`, 'utf8')) as { version: string };
-    expect(await runToExit(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    expect(await runToExit(['--version'])).toEqual({ code: 0, stdout: `mesh-signal ${version}\n`, stderr: '' });
   });
 
   it('exits 2 with one error line and the usage on stderr for a bad command line, never a stack trace', async () => {
