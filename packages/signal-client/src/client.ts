@@ -8,95 +8,25 @@ import {
   PeerKey,
   raceAbort,
   type Signaler,
-  type SignalerEvents,
   silentLogger,
   systemClock,
   type Timer,
   TypedEmitter,
 } from '@mesh/core';
 import WebSocket, { type RawData } from 'ws';
+import { ABNORMAL_CLOSURE, CLOSE_CAUSES, DEFAULTS, PROMPT_RESETS } from './constants.js';
 import { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
-import { answerChallenge, type Identity, identityFromPrivateKey, type OpenFailure, Sealer } from './protocol/crypto.js';
+import type {
+  DisconnectCause,
+  RejectReason,
+  SignalClientEvents,
+  SignalClientOptions,
+  SignalClientStats,
+} from './options.js';
+import { answerChallenge, type Identity, identityFromPrivateKey, Sealer } from './protocol/crypto.js';
 import { TokenBucket } from './protocol/token-bucket.js';
-import {
-  CloseCodes,
-  decodeServerFrame,
-  encodeRegister,
-  encodeSend,
-  FORWARD_GROWTH,
-  FrameError,
-} from './protocol/wire.js';
+import { decodeServerFrame, encodeRegister, encodeSend, FORWARD_GROWTH, FrameError } from './protocol/wire.js';
 import { ReplayCache } from './replay-cache.js';
-
-/** Options of a SignalClient. */
-export interface SignalClientOptions {
-  /** `ws://host:port` (or `wss://`) of a mesh-signal server. */
-  url: string;
-  /** This peer's WireGuard private key, base64 (as `wg genkey` prints it). */
-  privateKey: string;
-  /** Clock for every timer and for message timestamps; `systemClock` by default. */
-  clock?: Clock;
-  /** Logger; silent by default. */
-  logger?: Logger;
-  /** Delay ladder between connection attempts (750 ms doubling to 15 s, ±30 % jitter). */
-  reconnect?: { initialMs?: number; maxMs?: number; jitter?: number };
-  /** Connect + prove the key within this, or the attempt is abandoned (5 s). */
-  registerTimeoutMs?: number;
-  /** Ping the server this often; a missing pong by the next ping drops the connection (15 s). */
-  heartbeatMs?: number;
-  /** A message whose timestamp is further than this from our wall clock is rejected as stale (2 min). */
-  freshnessWindowMs?: number;
-  /** Message ids remembered for replay detection (10,000). */
-  replayCacheSize?: number;
-  /** Largest frame sent or accepted (64 KiB; match the server's). */
-  maxMessageBytes?: number;
-  /** `send` rejects while this much is unsent on the socket (1 MiB). */
-  maxBufferedBytes?: number;
-}
-
-/** Why a registered connection ended. */
-export type DisconnectCause =
-  | 'server-closed'
-  | 'shutdown'
-  | 'replaced'
-  | 'auth-failed'
-  | 'register-timeout'
-  | 'heartbeat-timeout'
-  | 'protocol-error'
-  | 'connection-lost';
-
-/** Why an incoming message was dropped (each is counted in `stats().rejected`). */
-export type RejectReason = OpenFailure | 'stale' | 'replay';
-
-/** Events of a SignalClient: the Signaler events plus connection and rejection reports. */
-export interface SignalClientEvents extends SignalerEvents {
-  /**
-   * Registered with the server: `send` works from now on. The `info` argument is always passed; it
-   * is optional in the type so this stays the core `SignalerEvents['connected']` (a listener taking
-   * no arguments fits).
-   */
-  connected: (info?: { url: string }) => void;
-  /** The registered connection ended; the client is already scheduling the next attempt. */
-  disconnected: (info: { cause: DisconnectCause }) => void;
-  /** The next connection attempt starts in `delayMs` (after a failed attempt or a disconnect). */
-  reconnecting: (info: { attempt: number; delayMs: number; cause: DisconnectCause }) => void;
-  /** An incoming message that was dropped: forged, tampered, replayed, stale or malformed. */
-  rejected: (info: { from?: PeerKey; reason: RejectReason; detail?: string }) => void;
-}
-
-/** Cumulative counters of a SignalClient. */
-export interface SignalClientStats {
-  /** Messages sealed and handed to the socket. */
-  sent: number;
-  /** Messages opened and accepted. */
-  received: number;
-  /** Successful registrations with a server. */
-  connects: number;
-  /** Registered connections that ended. */
-  disconnects: number;
-  /** Incoming messages dropped, by reason. */
-  rejected: Record<RejectReason, number>;
-}
 
 /** One WebSocket connection attempt and its state. */
 interface Link {
@@ -109,40 +39,6 @@ interface Link {
   deadline: Timer;
   heartbeat?: Timer;
 }
-
-const DEFAULTS = {
-  initialMs: 750,
-  maxMs: 15_000,
-  jitter: 0.3,
-  registerTimeoutMs: 5_000,
-  heartbeatMs: 15_000,
-  freshnessWindowMs: 120_000,
-  replayCacheSize: 10_000,
-  maxMessageBytes: 64 * 1024,
-  maxBufferedBytes: 1 << 20,
-  closeTimeoutMs: 1_000,
-};
-
-/**
- * Prompt reconnects (ladder restarted after a network drop of a short-lived connection): at most
- * this many in a row, then one more per minute. Two or three network events back to back (a PPPoE
- * re-dial rotates the public IP twice within seconds) each get a prompt reconnect; a server or
- * middlebox that registers us and then cuts the socket every time runs the bucket dry and meets the
- * growing ladder again.
- */
-const PROMPT_RESETS = { burst: 3, perSecond: 1 / 60 };
-
-/** ws reports this code when the socket ended without a close frame (reset, FIN, error). */
-const ABNORMAL_CLOSURE = 1006;
-
-const CLOSE_CAUSES: Record<number, DisconnectCause> = {
-  [CloseCodes.SHUTDOWN]: 'shutdown',
-  [CloseCodes.AUTH_FAILED]: 'auth-failed',
-  [CloseCodes.REGISTER_TIMEOUT]: 'register-timeout',
-  [CloseCodes.PROTOCOL_ERROR]: 'protocol-error',
-  [CloseCodes.REPLACED]: 'replaced',
-  1000: 'server-closed',
-};
 
 /**
  * The client side of mesh-signal, and a `Signaler` for PeerConn. It keeps one registered connection

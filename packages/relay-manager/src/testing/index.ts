@@ -1,10 +1,10 @@
 export {
   type ClientState as FakeRelayClientState,
   FakeRelayClient,
-  FakeRelayConn,
   FakeRelayNetwork,
   type FakeRelayNetworkOptions,
   FakeRelayServer,
   type FakeRelayServerOptions,
 } from './fake-relay.js';
+export { FakeRelayConn } from './fake-relay-conn.js';
 export { randomPeerKey } from './random-peer-key.js';
