@@ -64,10 +64,6 @@ export class Subscriptions {
   }
 
   /** Number of subscriptions held. */
-  get size(): number {
-    return this.#offs.length;
-  }
-
   /** Unsubscribes everything. Idempotent. */
   clear(): void {
     const offs = this.#offs;

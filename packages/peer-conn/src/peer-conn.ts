@@ -112,7 +112,6 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
       relay: this.#relay,
       meeting: this.#meeting,
       send: (m) => this.#send(m),
-      fullyConnected: () => this.#fullyConnected(),
       hasActivePath: () => this.#paths.active !== null,
     });
   }

@@ -1,11 +1,5 @@
 export { SignalClient } from './client.js';
 export { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
-export type {
-  DisconnectCause,
-  RejectReason,
-  SignalClientEvents,
-  SignalClientOptions,
-  SignalClientStats,
-} from './options.js';
+export type * from './options.js';
 export * from './protocol/index.js';
 export { type FreshnessVerdict, ReplayCache } from './replay-cache.js';

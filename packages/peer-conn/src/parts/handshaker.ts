@@ -21,8 +21,7 @@ export interface HandshakerInit {
   relay: RelayWorker;
   meeting: Meeting;
   send: (message: SignalMessage) => void;
-  /** Both ways up (the guard settles); a remote session change then does not restart the ladder. */
-  fullyConnected: () => boolean;
+  /** A path carries traffic: a remote session change then does not restart the ladder. */
   hasActivePath: () => boolean;
 }
 
@@ -144,6 +143,6 @@ export class Handshaker {
     // A new remote session means the remote restarted negotiation: restart our ladder with it —
     // but only while no path carries traffic. On a working relay, ICE attempts failing on both sides
     // rotate sessions every connect timeout; resetting the ladder each time would defeat its cap.
-    if (sessionChanged && !this.#i.fullyConnected() && !this.#i.hasActivePath()) this.#c.guard.kick();
+    if (sessionChanged && !this.#i.hasActivePath()) this.#c.guard.kick();
   }
 }

@@ -46,7 +46,7 @@ export class IceDriver {
     const old = this.#paths.ice;
     if (old && old.path !== info.path) this.#paths.detach(old);
     this.#c.counters.iceSessions++;
-    this.#paths.ice = { ...this.#paths.attach(info.path, info.pair.kind), sessionId: info.sessionId };
+    this.#paths.ice = this.#paths.attach(info.path, info.pair.kind, { reopened: false, sessionId: info.sessionId });
     this.#turnUpgradeTimer?.cancel();
     if (info.pair.kind === 'ice-direct') this.#turnUpgrade.reset();
     else if (this.#c.controller) this.#scheduleTurnUpgrade();

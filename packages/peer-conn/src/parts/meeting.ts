@@ -103,8 +103,9 @@ export class Meeting {
    */
   markUnreachable(server: string): void {
     const v = this.view();
-    if (v.controller || this.#mark !== null || server !== v.remoteHome || v.home === null || server === v.home) return;
-    if (!v.remoteFallback) return;
+    const applies =
+      !v.controller && v.remoteFallback && v.home !== null && server === v.remoteHome && server !== v.home;
+    if (!applies || this.#mark !== null) return;
     this.#mark = { url: server, timer: undefined };
     this.#armProbe();
     this.#c.log.info('relay-unreachable-marked', { server, fallback: v.home, ttlMs: this.#ttlMs });

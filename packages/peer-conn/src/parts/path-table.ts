@@ -75,9 +75,13 @@ export class PathTable {
   }
 
   /** A new slot for `path`, attached to the endpoint (the caller stores it and selects). */
-  attach(path: DatagramPath, kind: Slot['kind'], reopened = false): Slot {
+  attach(
+    path: DatagramPath,
+    kind: Slot['kind'],
+    extra: Pick<Slot, 'reopened' | 'sessionId'> = { reopened: false },
+  ): Slot {
     this.#c.endpoint.attach(path);
-    return { path, kind, alive: null, dead: false, reopened, everAlive: false };
+    return { path, kind, alive: null, dead: false, everAlive: false, ...extra };
   }
 
   /** Stops the endpoint using the path; `select` then picks a successor (and sees the outage). */

@@ -170,7 +170,7 @@ export class RelayWorker {
     this.#stale = false;
     this.#c.counters.relayOpens++;
     if (isReopen) this.#c.counters.relayReopens++;
-    this.#paths.relay = this.#paths.attach(conn, 'relay', isReopen);
+    this.#paths.relay = this.#paths.attach(conn, 'relay', { reopened: isReopen });
     this.#c.log.info('relay-opened', { server, reopen: isReopen });
     this.#paths.select('relay-opened');
   }
