@@ -26,7 +26,16 @@ const args = process.argv.slice(2);
 const flag = (name) => args.indexOf(name);
 const packagesDir = flag('--packages-dir') >= 0 ? resolve(args[flag('--packages-dir') + 1]) : join(repo, 'packages');
 const keep = flag('--keep') >= 0;
-const PACKAGES = ['core', 'wg-control', 'relay-client', 'relay-manager', 'relay-server', 'ice-worker', 'peer-conn'];
+const PACKAGES = [
+  'core',
+  'wg-control',
+  'relay-client',
+  'relay-manager',
+  'relay-server',
+  'ice-worker',
+  'peer-conn',
+  'net-monitor',
+];
 const KEY = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const NAME = 'two-copies';
 
@@ -101,6 +110,7 @@ const APP_TS = `import { PeerKey } from '@mesh/core';
 import type { seededRandom } from '@mesh/core/testing';
 import type * as ice from '@mesh/ice-worker';
 import type { FakeIceNetwork } from '@mesh/ice-worker/testing';
+import type * as netMonitor from '@mesh/net-monitor';
 import type { PeerConnOptions } from '@mesh/peer-conn';
 import type { MemorySignalHub } from '@mesh/peer-conn/testing';
 import type * as relayClient from '@mesh/relay-client';
@@ -126,6 +136,7 @@ export type Everything = [
   typeof seededRandom,
   typeof ice,
   FakeIceNetwork,
+  typeof netMonitor,
   MemorySignalHub,
   typeof relayClient,
   typeof relayManager,

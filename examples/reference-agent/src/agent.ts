@@ -1,9 +1,11 @@
 import { JsonLinesLogger, type Logger } from '@mesh/core';
+import { createNetworkMonitor, type NetworkMonitor, PollingNetworkMonitor } from '@mesh/net-monitor';
 import { type AgentConfig, relayToken } from './config.js';
 import { ControlServer } from './control.js';
 import { openInterface, type WgInterface } from './interface.js';
 import { MetricsServer } from './metrics.js';
 import { type MinimalAgent, type MinimalAgentConfig, type MinimalAgentOverrides, runMinimalAgent } from './minimal.js';
+import { reactToNetwork } from './network.js';
 import { type AgentStatus, collectStatus } from './status.js';
 
 export interface Agent {
@@ -18,6 +20,8 @@ export interface RunAgentOptions extends Omit<MinimalAgentOverrides, 'device' | 
   logger?: Logger;
   /** Skip creating the interface and use this one (tests). */
   iface?: WgInterface;
+  /** Watch the host's network with this monitor (tests); null: none. Default: per `config.network.monitor`. */
+  network?: NetworkMonitor | null;
   /** Called on a `down` request on the control socket (`mesh-agent down`); absent → `down` is refused. */
   onStopRequest?: () => void;
 }
@@ -38,6 +42,19 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     undo.push(() => iface.close());
     const core = await runMinimalAgent(minimalConfig(config), { ...options, device: iface.device, logger: log });
     undo.push(() => core.stop());
+    const monitor = options.network !== undefined ? options.network : networkMonitor(config, log);
+    if (monitor) {
+      // Not fatal: an agent that cannot watch the network still repairs on its probes and keepalives.
+      await monitor.start().catch((error: unknown) => log.warn('network-monitor-unavailable', { error }));
+      const unlisten = reactToNetwork(monitor, {
+        ...{ signaler: core.signaler, relays: core.relays, peers: core.peers, log },
+        relayUrls: config.relay?.urls ?? [],
+      });
+      undo.push(async () => {
+        unlisten();
+        await monitor.stop();
+      });
+    }
     const status = () => collectStatus(config.publicKey, core.relays, core.peers);
     const control = new ControlServer(config.control.socket, { status, down: options.onStopRequest });
     await control.start();
@@ -68,6 +85,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions = {
     await unwind();
     throw err;
   }
+}
+
+/** The monitor `config.network.monitor` asks for; our own interface's address is not a network change. */
+function networkMonitor(config: AgentConfig, logger: Logger): NetworkMonitor | null {
+  const ignoreInterface = (name: string) => name === config.interface.name;
+  if (config.network.monitor === 'off') return null;
+  if (config.network.monitor === 'poll') return new PollingNetworkMonitor({ logger, ignoreInterface });
+  return createNetworkMonitor({ logger, ignoreInterface });
 }
 
 /** The core loop's view of a config: the relay token (given, or minted from the secret at every dial) resolved. */

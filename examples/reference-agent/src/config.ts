@@ -35,6 +35,11 @@ export interface AgentConfig {
   peers: { publicKey: PeerKey; allowedIps: string[] }[];
   control: { socket: string };
   metrics: { host: string; port: number } | null;
+  /**
+   * How the agent watches the host's network (new addresses, default route, offline): `auto` = the
+   * Linux `ip monitor` watcher (polling where `ip` is missing), `poll` = polling only, `off` = none.
+   */
+  network: { monitor: NetworkMonitorMode };
   /** The same fields the core loop reads (`MinimalAgentConfig`), so every one is validated here. */
   tuning: MinimalAgentConfig['tuning'];
 }
@@ -47,6 +52,10 @@ export const DEFAULT_TUNING: AgentConfig['tuning'] = {
   staleAfterMs: 210_000,
   logLevel: 'info',
 };
+
+/** `network.monitor` values. */
+export type NetworkMonitorMode = 'auto' | 'poll' | 'off';
+const NETWORK_MONITOR_MODES: readonly NetworkMonitorMode[] = ['auto', 'poll', 'off'];
 
 const KEY_RE = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -229,6 +238,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
     'peers',
     'control',
     'metrics',
+    'network',
     'tuning',
   );
 
@@ -339,6 +349,15 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
   const met = root.object('metrics', 'optional')?.only('listen') ?? null;
   const metrics = met ? hostPort(met.at('listen'), met.string('listen'), null) : null;
 
+  const net = root.object('network', 'optional')?.only('monitor') ?? null;
+  const monitor = (net?.string('monitor', 'optional') ?? 'auto') as NetworkMonitorMode;
+  if (!NETWORK_MONITOR_MODES.includes(monitor)) {
+    throw new ConfigError(
+      'config.network.monitor',
+      `expected one of ${NETWORK_MONITOR_MODES.join(', ')}, got ${JSON.stringify(monitor)}`,
+    );
+  }
+
   const tun = root.object('tuning', 'optional') ?? Fields.of('config.tuning', {});
   tun.only(...Object.keys(DEFAULT_TUNING));
   const d = DEFAULT_TUNING;
@@ -368,6 +387,7 @@ export function parseConfig(raw: unknown, options: ParseOptions = {}): AgentConf
     peers,
     control: { socket: controlSocket },
     metrics: metrics ? { host: metrics.host, port: metrics.port } : null,
+    network: { monitor },
     tuning,
   };
 }

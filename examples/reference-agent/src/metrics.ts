@@ -54,7 +54,41 @@ export function renderMetrics(status: AgentStatus, now: number): string {
       'Bytes WireGuard sent to the peer.',
       per((p) => p.txBytes),
     ),
-    family('mesh_peer_recoveries_total', 'counter', 'Outages after which traffic flowed again.', c('recoveries')),
+    family(
+      'mesh_peer_carrying',
+      'gauge',
+      '1 once WireGuard data crossed the active path both ways; 0 while it has not (yet).',
+      per((p) => (p.carrying ? 1 : 0)),
+    ),
+    family(
+      'mesh_peer_path_loss_percent',
+      'gauge',
+      'Probe loss per path over the last probes (absent until measured).',
+      status.peers.flatMap((p) =>
+        (['ice', 'relay'] as const).flatMap((k): Sample[] => {
+          const v = p.loss[k];
+          return v === null ? [] : [[`{${peer(p.publicKey)},path="${k}"}`, v]];
+        }),
+      ),
+    ),
+    family(
+      'mesh_peer_ice_demoted',
+      'gauge',
+      '1 while ICE ranks below the relay for its loss.',
+      per((p) => (p.iceDemoted ? 1 : 0)),
+    ),
+    family(
+      'mesh_peer_offline',
+      'gauge',
+      '1 while the host is offline and offers wait.',
+      per((p) => (p.offline ? 1 : 0)),
+    ),
+    family(
+      'mesh_peer_recoveries_total',
+      'counter',
+      'Outages after which WireGuard data crossed the new path both ways.',
+      c('recoveries'),
+    ),
     family('mesh_peer_offers_sent_total', 'counter', 'Offers sent to the peer.', c('offersSent')),
     family('mesh_peer_offers_received_total', 'counter', 'Offers received from the peer.', c('offersReceived')),
     family('mesh_peer_relay_teardowns_total', 'counter', 'Relay entries closed for the peer.', c('relayTeardowns')),

@@ -11,6 +11,17 @@ export interface AgentStatus {
 export interface PeerStatus {
   publicKey: string;
   path: PathKind;
+  /**
+   * True once WireGuard data crossed the active path both ways; false while a path is selected that
+   * has not carried data yet (shown as `ice-direct (no data yet)`).
+   */
+  carrying: boolean;
+  /** Probe loss per path over the last probes (percent; null until measured or without that path). */
+  loss: { ice: number | null; relay: number | null };
+  /** ICE ranks below the relay because it was clearly lossier. */
+  iceDemoted: boolean;
+  /** The host is offline: offers wait for the network to return. */
+  offline: boolean;
   /** ISO 8601 time of the last WireGuard handshake; null = never. */
   lastHandshakeAt: string | null;
   rxBytes: number;
@@ -41,6 +52,10 @@ export async function collectStatus(
     peers: states.map((s) => ({
       publicKey: s.remoteKey,
       path: s.active,
+      carrying: s.carrying,
+      loss: s.loss,
+      iceDemoted: s.iceDemoted,
+      offline: s.offline,
       lastHandshakeAt: s.lastHandshakeAt > 0 ? new Date(s.lastHandshakeAt).toISOString() : null,
       rxBytes: s.rxBytes,
       txBytes: s.txBytes,
@@ -80,6 +95,16 @@ function age(sec: number | null): string {
   return `${Math.floor(sec / 3600)}h ago`;
 }
 
+/** The PATH column: the path and what qualifies it (offline, no data yet, ICE demoted for loss). */
+function pathLabel(p: PeerStatus): string {
+  const notes = [
+    p.offline ? 'offline' : null,
+    p.path !== 'none' && !p.carrying ? 'no data yet' : null,
+    p.iceDemoted ? `ICE lossy ${p.loss.ice ?? '?'}%` : null,
+  ].filter((n): n is string => n !== null);
+  return notes.length > 0 ? `${p.path} (${notes.join(', ')})` : p.path;
+}
+
 /** The human form: a header line for this agent, then one table row per peer. */
 export function formatStatusTable(status: AgentStatus, now: number): string {
   const relay = status.self.relay;
@@ -88,7 +113,7 @@ export function formatStatusTable(status: AgentStatus, now: number): string {
     ['PEER', 'PATH', 'HANDSHAKE', 'RX', 'TX', 'RECOVERIES'],
     ...status.peers.map((p) => [
       p.publicKey,
-      p.path,
+      pathLabel(p),
       age(handshakeAgeSec(p, now)),
       bytes(p.rxBytes),
       bytes(p.txBytes),

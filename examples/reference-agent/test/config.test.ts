@@ -59,6 +59,17 @@ describe('parseConfig', () => {
     expect(cfg.control.socket).toBe('/var/run/mesh-agent/mesh0.sock');
   });
 
+  it('network.monitor: auto by default; poll and off accepted; anything else is a clear error', () => {
+    expect(parseConfig(validConfig()).network).toEqual({ monitor: 'auto' });
+    for (const monitor of ['auto', 'poll', 'off']) {
+      expect(parseConfig({ ...validConfig(), network: { monitor } }).network.monitor).toBe(monitor);
+    }
+    expect(errorOf((c) => (c.network = { monitor: 'inotify' })).message).toBe(
+      'config.network.monitor: expected one of auto, poll, off, got "inotify"',
+    );
+    expect(errorOf((c) => (c.network = { monitr: 'off' })).field).toBe('config.network.monitr');
+  });
+
   it('missing field', () => {
     expect(errorOf((c) => delete c.signal).message).toBe('config.signal: missing (required)');
     expect(errorOf((c) => delete c.interface.address).message).toBe('config.interface.address: missing (required)');

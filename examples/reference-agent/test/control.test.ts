@@ -21,6 +21,10 @@ const STATUS: AgentStatus = {
     {
       publicKey: keyPair().publicKey,
       path: 'relay',
+      carrying: true,
+      loss: { ice: null, relay: 0 },
+      iceDemoted: false,
+      offline: false,
       lastHandshakeAt: new Date(Date.now() - 3000).toISOString(),
       rxBytes: 10,
       txBytes: 20,

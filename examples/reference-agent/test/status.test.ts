@@ -19,6 +19,10 @@ function peerStatus(key: string, over: Partial<PeerConnStatus> = {}): PeerConnSt
     lastHandshakeAt: NOW - 12_000,
     rxBytes: 2048,
     txBytes: 1_572_864,
+    carrying: true,
+    loss: { ice: 0, relay: 10 },
+    iceDemoted: false,
+    offline: false,
     counters: {
       offersSent: 3,
       offersReceived: 2,
@@ -43,6 +47,8 @@ const fakePeers = [
     status: async () =>
       peerStatus(remote[1]!, {
         active: 'none',
+        carrying: false,
+        loss: { ice: null, relay: null },
         lastHandshakeAt: 0,
         rxBytes: 0,
         txBytes: 0,
@@ -61,6 +67,10 @@ describe('status', () => {
         {
           publicKey: remote[0],
           path: 'ice-direct',
+          carrying: true,
+          loss: { ice: 0, relay: 10 },
+          iceDemoted: false,
+          offline: false,
           lastHandshakeAt: '2026-11-25T11:59:48.000Z',
           rxBytes: 2048,
           txBytes: 1_572_864,
@@ -77,6 +87,10 @@ describe('status', () => {
         {
           publicKey: remote[1],
           path: 'none',
+          carrying: false,
+          loss: { ice: null, relay: null },
+          iceDemoted: false,
+          offline: false,
           lastHandshakeAt: null,
           rxBytes: 0,
           txBytes: 0,
@@ -106,6 +120,22 @@ describe('status', () => {
     expect(lines[4]!.split(/ {2,}/)).toEqual([remote[1], 'none', 'never', '0 B', '0 B', '1']);
     expect(lines).toHaveLength(5);
     expect(formatStatusTable({ ...status, peers: [] }, NOW)).toContain('(no peers configured)');
+    // A selected path that has not carried data yet, a demoted ICE, an offline host: said in PATH.
+    const [p0] = status.peers;
+    const odd = [
+      { ...p0!, path: 'ice-direct' as const, carrying: false },
+      { ...p0!, path: 'relay' as const, iceDemoted: true, loss: { ice: 30, relay: 0 } },
+      { ...p0!, path: 'none' as const, carrying: false, offline: true },
+    ];
+    const rows = formatStatusTable({ ...status, peers: odd }, NOW)
+      .trimEnd()
+      .split('\n')
+      .slice(3);
+    expect(rows.map((r) => r.split(/ {2,}/)[1])).toEqual([
+      'ice-direct (no data yet)',
+      'relay (ICE lossy 30%)',
+      'none (offline)',
+    ]);
   });
 
   it('metrics: per-peer path, handshake age, bytes, recoveries, offers, relay tear-downs', async () => {
@@ -125,6 +155,11 @@ describe('status', () => {
       `mesh_peer_offers_sent_total{${p0}} 3`,
       `mesh_peer_offers_received_total{${p0}} 2`,
       `mesh_peer_relay_teardowns_total{${p0}} 1`,
+      `mesh_peer_carrying{${p0}} 1`,
+      `mesh_peer_carrying{${p1}} 0`,
+      `mesh_peer_path_loss_percent{${p0},path="relay"} 10`,
+      `mesh_peer_ice_demoted{${p0}} 0`,
+      `mesh_peer_offline{${p0}} 0`,
       '# TYPE mesh_peer_relay_teardowns_total counter',
     ]) {
       expect(text.split('\n')).toContain(line);

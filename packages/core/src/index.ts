@@ -41,4 +41,5 @@ export {
 export { MemoryPath } from './memory-path.js';
 export { PeerKey } from './peer-key.js';
 export { cryptoRandom, randomHex, randomIntBetween } from './random.js';
+export { SendLiveness, type SendLivenessOptions } from './send-liveness.js';
 export type { Signaler, SignalerEvents } from './signaler.js';

@@ -27,7 +27,8 @@ export interface SelectedPair {
 
 /**
  * `connected` is reached once; `failed`, `disconnected` and `closed` end the agent's usefulness
- * (the worker tears the session down on any of them).
+ * (the worker tears the session down on any of them). A lapse of STUN consent alone is `failed`
+ * only when no probe answer (`consentEvidence()`) came within the consent timeout either.
  */
 export type IceAgentState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
@@ -105,6 +106,11 @@ export interface IceAgent extends TypedEmitter<IceAgentEvents> {
   connect(options?: { signal?: AbortSignal }): Promise<SelectedPair>;
   /** Sends over the nominated pair; false when there is none or the agent is closed. Never throws. */
   send(datagram: Uint8Array): boolean;
+  /**
+   * The remote answered an authenticated probe on the nominated pair: consent evidence (RFC 7675)
+   * beside STUN's. While it keeps coming, a lapse of STUN consent does not end the session.
+   */
+  consentEvidence(): void;
   /** Idempotent; releases every socket and timer (possibly shortly after it resolves). */
   close(): Promise<void>;
 }

@@ -12,3 +12,11 @@ export const DEAD_SESSIONS_REMEMBERED = 16;
 export const STUN_TIMEOUT_MS = 5_000;
 /** IcePath: largest UDP payload over IPv4; anything bigger cannot be sent as one datagram. */
 export const MAX_DATAGRAM_BYTES = 65_507;
+/**
+ * Consent (RFC 7675): consent to send expires this long after the last authenticated answer from
+ * the remote on the selected pair — a STUN consent response, or a probe answer reported through
+ * `IcePath.consentEvidence()` (werift uses the same 30 s for its STUN-only consent).
+ */
+export const CONSENT_TIMEOUT_MS = 30_000;
+/** Consent: while kept by probe answers alone, how often expiry is checked. */
+export const CONSENT_CHECK_MS = 1_000;

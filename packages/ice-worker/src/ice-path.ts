@@ -66,6 +66,15 @@ export class IcePath extends TypedEmitter<DatagramPathEvents> implements Datagra
     return ok;
   }
 
+  /**
+   * The remote answered one of our authenticated probes on this path (PeerConn calls this on each
+   * probe answer): consent evidence, so the session outlives lost STUN consent checks while the
+   * path demonstrably works. Ignored once closed.
+   */
+  consentEvidence(): void {
+    if (!this.#closed) this.#agent.consentEvidence();
+  }
+
   /** Closes the path and ends its ICE session. Idempotent. */
   close(): void {
     if (this.#closed) return;

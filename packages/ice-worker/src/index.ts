@@ -11,10 +11,13 @@ export type {
   SelectedPair,
   TurnServerConfig,
 } from './agent.js';
+export { ConsentKeeper, type ConsentKeeperOptions, type ConsentState, consentHolds } from './consent.js';
 export {
   CANDIDATE_BUFFER_MAX,
   CANDIDATE_BUFFER_TTL_MS,
   CONNECT_TIMEOUT_MS,
+  CONSENT_CHECK_MS,
+  CONSENT_TIMEOUT_MS,
   DEAD_SESSIONS_REMEMBERED,
   MAX_DATAGRAM_BYTES,
   STUN_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import type {
   IceAgentState,
   SelectedPair,
 } from './agent.js';
+import { ConsentKeeper } from './consent.js';
 import { STUN_TIMEOUT_MS } from './constants.js';
 import { IceAgentError, type IceCredentials } from './wire.js';
 
@@ -45,6 +46,7 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
   /** Source of the datagram being dispatched right now (set by the tap, read by the data handler). */
   #source: Address | undefined;
   readonly #subs: { unSubscribe(): void }[] = [];
+  readonly #consent: ConsentKeeper;
   /** Resolves when every socket the agent ever opened is closed (may be after close() resolves). */
   readonly released: Promise<void>;
   #release!: () => void;
@@ -54,6 +56,11 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
     this.credentials = config.credentials;
     this.#excluded = config.excluded;
     this.#log = config.logger;
+    this.#consent = new ConsentKeeper({
+      clock: config.clock,
+      log: config.logger,
+      onExpired: () => this.#setState('failed'),
+    });
     this.released = new Promise((r) => {
       this.#release = r;
     });
@@ -137,6 +144,7 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
     }
     const pair = this.#conn.nominated;
     if (!pair || this.#state !== 'connecting') throw new IceAgentError('no nominated pair after connect');
+    this.#consent.answered(); // the nominating check was the first consent answer
     this.#setState('connected');
     return {
       local: describe(pair.localCandidate),
@@ -145,13 +153,23 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
     };
   }
 
+  /**
+   * Straight onto the nominated pair's socket: werift's `Connection.send` would refuse once its STUN
+   * consent lapsed, but consent is ours to judge (ConsentKeeper), and `state` is 'connected' only
+   * while it holds.
+   */
   send(datagram: Uint8Array): boolean {
-    if (this.#state !== 'connected') return false;
+    const pair = this.#conn.nominated;
+    if (this.#state !== 'connected' || !pair) return false;
     const buf = Buffer.isBuffer(datagram)
       ? datagram
       : Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-    this.#conn.send(buf).catch(() => {});
+    pair.protocol.sendData(buf, pair.remoteAddr).catch(() => {});
     return true;
+  }
+
+  consentEvidence(): void {
+    if (this.#state === 'connected') this.#consent.answered();
   }
 
   async close(): Promise<void> {
@@ -159,6 +177,7 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
     if (this.#closeCalled) return;
     this.#closeCalled = true;
     this.#state = 'closed';
+    this.#consent.stop();
     this.removeAllListeners();
     this.#closing.abort(new ClosedError('agent closed'));
     for (const untap of this.#untaps.splice(0)) untap();
@@ -222,7 +241,10 @@ export class WeriftIceAgent extends TypedEmitter<IceAgentEvents> implements IceA
   }
 
   #onLibraryState(state: IceState): void {
-    // 'completed' means gathering finished; 'connected' is reported by connect() itself.
+    // 'completed' means gathering finished; 'connected' is reported by connect() itself. werift
+    // reports 'failed' on a connected agent when its STUN consent expired: probe answers may still
+    // hold consent (soft consent), and then the session carries on.
+    if (state === 'failed' && this.#state === 'connected' && this.#consent.stunLapsed()) return;
     if (state === 'failed' || state === 'disconnected' || state === 'closed') this.#setState(state);
   }
 

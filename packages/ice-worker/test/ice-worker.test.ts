@@ -71,6 +71,38 @@ describe('IceWorker (FakeIceAgent, FakeClock)', () => {
     expect(events(logA, 'session-rotated')).toEqual([]);
   });
 
+  it('soft consent: lost STUN consent ends nothing while probe answers arrive; it ends once they stop', async () => {
+    await connectBoth();
+    const [ca] = events(logA, 'connected') as IceConnectedInfo[];
+    const agent = agentsOf(a).find((x) => x.state === 'connected')!;
+    // 60 s of STUN consent loss (werift reports 'failed' each time its 30 s expiry runs out) while
+    // the path answers probes every second: the session, its id and its path stay.
+    for (let i = 0; i < 60; i++) {
+      await clock.advance(1_000);
+      ca!.path.consentEvidence();
+      if (i % 30 === 29) agent.lapseStunConsent();
+    }
+    expect(events(logA, 'disconnected')).toEqual([]);
+    expect(ca!.path.closed).toBe(false);
+    expect(agent.consentAnswers).toBe(60);
+    expect(ca!.path.send(Buffer.from('still'))).toBe(true);
+    // The answers stop (the path itself died): consent expires one timeout after the last.
+    await clock.advance(29_000);
+    expect(events(logA, 'disconnected')).toEqual([]);
+    await clock.advance(2_000);
+    expect(events(logA, 'disconnected')).toMatchObject([{ reason: 'failed', wasConnected: true }]);
+  });
+
+  it('a STUN consent lapse with no probe answer in the timeout fails the session at once', async () => {
+    await connectBoth();
+    await clock.advance(30_000);
+    agentsOf(a)
+      .find((x) => x.state === 'connected')!
+      .lapseStunConsent();
+    await clock.advance(10);
+    expect(events(logA, 'disconnected')).toMatchObject([{ reason: 'failed', wasConnected: true }]);
+  });
+
   it('ignores an offer for the session it already runs (100 in 2 s: one agent, no reconnect)', async () => {
     await connectBoth();
     const before = b.sessionId;

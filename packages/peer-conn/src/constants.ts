@@ -23,3 +23,23 @@ export const PERSISTENT_KEEPALIVE_SEC = 25;
 export const MAX_REPEATED_CANDIDATES = 32;
 /** Remote candidates remembered as applied, so repeats in every offer cost nothing. */
 export const MAX_APPLIED_CANDIDATES = 256;
+
+/**
+ * Path quality (probe loss over the endpoint's window). ICE is demoted below the relay when it
+ * loses at least LOSSY_PCT of its probes while the relay loses at most its loss minus MARGIN_PCT,
+ * for DEMOTE_AFTER_MS on end; it is promoted back once it lost at most CLEAN_PCT for
+ * PROMOTE_AFTER_MS and the demotion has lasted its dwell (MIN_DWELL_MS, doubling up to
+ * MAX_DWELL_MS while demotions keep recurring within DWELL_MEMORY_MS). At most
+ * MAX_SWITCHES_PER_MIN quality switches in any minute, both directions together.
+ */
+export const QUALITY = {
+  LOSSY_PCT: 20,
+  MARGIN_PCT: 15,
+  CLEAN_PCT: 5,
+  DEMOTE_AFTER_MS: 1_000,
+  PROMOTE_AFTER_MS: 5_000,
+  MIN_DWELL_MS: 15_000,
+  MAX_DWELL_MS: 300_000,
+  DWELL_MEMORY_MS: 600_000,
+  MAX_SWITCHES_PER_MIN: 4,
+} as const;

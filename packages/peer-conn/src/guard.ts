@@ -28,6 +28,9 @@ export class Guard {
   readonly #onTick: () => void;
   #timer: Timer | undefined;
   #stopped = false;
+  /** Offline: ticks would only fail; kick() is remembered and runs on unpark(). */
+  #parked = false;
+  #kickedWhileParked = false;
   /** Ticks fired so far (for tests and status). */
   ticks = 0;
 
@@ -56,16 +59,25 @@ export class Guard {
     return this.#timer !== undefined;
   }
 
+  /** True between park() and unpark(). */
+  get parked(): boolean {
+    return this.#parked;
+  }
+
   /** Restarts the ladder: a tick now, then the short delays again. */
   kick(): void {
     if (this.#stopped) return;
+    if (this.#parked) {
+      this.#kickedWhileParked = true;
+      return;
+    }
     this.#backoff.reset();
     this.#schedule(0);
   }
 
   /** Schedules the next tick on the ladder (the caller is still not satisfied). */
   again(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#parked) return;
     this.#schedule(this.#backoff.next());
   }
 
@@ -74,6 +86,26 @@ export class Guard {
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#backoff.reset();
+  }
+
+  /**
+   * The host has no network: offers cannot leave, so the ladder stops instead of growing through
+   * the outage (it would meet the network's return with a 30–45 s wait). Idempotent.
+   */
+  park(): void {
+    if (this.#stopped || this.#parked) return;
+    this.#parked = true;
+    this.#kickedWhileParked = this.#timer !== undefined;
+    this.settle();
+  }
+
+  /** The network is back: a tick at once if one was due or asked for while parked. Idempotent. */
+  unpark(): void {
+    if (!this.#parked) return;
+    this.#parked = false;
+    const due = this.#kickedWhileParked;
+    this.#kickedWhileParked = false;
+    if (due) this.kick();
   }
 
   /** Cancels the pending tick for good; kick() and again() do nothing afterwards. */

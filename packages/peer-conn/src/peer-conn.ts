@@ -25,11 +25,14 @@ import { Handshaker } from './parts/handshaker.js';
 import { IceDriver } from './parts/ice-driver.js';
 import { Liveness } from './parts/liveness.js';
 import { Meeting } from './parts/meeting.js';
+import { networkReaction } from './parts/network.js';
 import { PathTable } from './parts/path-table.js';
+import { PathQuality } from './parts/quality.js';
 import { RelayWorker } from './parts/relay-worker.js';
 import { RemoteView } from './parts/remote-view.js';
 import { wire } from './parts/wiring.js';
 import {
+  type HostNetworkChange,
   newCounters,
   type PathKind,
   type PeerConnCounters,
@@ -66,6 +69,7 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
   readonly #relay: RelayWorker;
   readonly #ice: IceDriver;
   readonly #liveness: Liveness;
+  readonly #quality: PathQuality;
   readonly #handshaker: Handshaker;
   // -------------------------------------------------------------------------------------------
   #state: 'new' | 'running' | 'stopped' = 'new';
@@ -85,7 +89,8 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
       onTick: () => this.#run('guard-tick', () => this.#onGuardTick()),
     });
     const c = this.#components();
-    this.#paths = new PathTable(c);
+    this.#paths = new PathTable(c, { iceDemoted: () => this.#quality.gate.demoted });
+    this.#quality = new PathQuality(c, { paths: this.#paths });
     this.#meeting = new Meeting(
       c,
       this.#remote,
@@ -160,7 +165,8 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
     const kick = () => this.#guard.kick();
     const sources = { signaler: o.signaler, endpoint: o.endpoint, watcher, relay: o.relay, ice };
     wire(this.#subs, this.#components(), sources, {
-      ...{ handshaker: this.#handshaker, liveness: this.#liveness, relay: this.#relay, ice: this.#ice, kick },
+      ...{ handshaker: this.#handshaker, liveness: this.#liveness, quality: this.#quality, paths: this.#paths },
+      ...{ relay: this.#relay, ice: this.#ice, kick },
       onSignalConnected: () => {
         if (!this.#fullyConnected()) kick();
       },
@@ -201,6 +207,26 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
     return this.#run('forced-offer', () => this.#handshaker.send('offer'));
   }
 
+  /**
+   * Tells the PeerConn the host's network changed (from the agent's network monitor). Offline: the
+   * offer ladder parks. Back online, an address gone or the default route moved: the ICE session
+   * is rotated (fresh gathering) and the ladder restarts at once. Only an address added: ICE is
+   * rotated unless it is already direct (a new interface may offer a better path).
+   */
+  networkChanged(change: HostNetworkChange): Promise<void> {
+    return this.#run('network-changed', () => {
+      const r = networkReaction(change, { parked: this.#guard.parked, active: this.#paths.activeKind });
+      this.#log.info('network-changed', { ...change, ...r });
+      if (r.park) this.#guard.park();
+      else this.#guard.unpark();
+      if (r.rotateIce) {
+        this.#ice.rotateForNetwork();
+        this.#paths.select('network-change');
+      }
+      if (r.kick) this.#guard.kick();
+    });
+  }
+
   /** A snapshot for status output: paths, relay, ICE session, the device's view of the peer, counters. */
   async status(): Promise<PeerConnStatus> {
     let peer = null;
@@ -226,6 +252,10 @@ export class PeerConn extends TypedEmitter<PeerConnEvents> {
         connecting: ice?.connecting ?? false,
         kind: this.#paths.ice?.kind ?? null,
       },
+      carrying: this.#paths.active?.carrying ?? false,
+      loss: { ice: this.#paths.ice?.lossPct ?? null, relay: this.#paths.relay?.lossPct ?? null },
+      iceDemoted: this.#quality.gate.demoted,
+      offline: this.#guard.parked,
       lastHandshakeAt: peer?.lastHandshakeAt ?? 0,
       rxBytes: peer?.rxBytes ?? 0,
       txBytes: peer?.txBytes ?? 0,

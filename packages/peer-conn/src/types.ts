@@ -62,6 +62,21 @@ export interface PeerConnOptions {
   logger?: Logger;
 }
 
+/**
+ * A change of the host's network, as PeerConn needs it (an agent builds it from its network
+ * monitor; PeerConn does not watch the host itself).
+ */
+export interface HostNetworkChange {
+  /** The host has a default route (or some usable address). */
+  online: boolean;
+  /** Local addresses that went away. */
+  addressesRemoved: number;
+  /** Local addresses that appeared. */
+  addressesAdded: number;
+  /** A default route appeared, vanished or moved to another interface or gateway. */
+  defaultRouteChanged: boolean;
+}
+
 /** Cumulative counters of one PeerConn. */
 export interface PeerConnCounters {
   /** Offers sent. */
@@ -86,7 +101,7 @@ export interface PeerConnCounters {
   relayTeardowns: number;
   /** ICE sessions started. */
   iceSessions: number;
-  /** Outages recovered from (traffic flowing again). */
+  /** Outages recovered from (WireGuard data crossed the new path both ways). */
   recoveries: number;
 }
 
@@ -110,6 +125,17 @@ export interface PeerConnStatus {
   rxBytes: number;
   /** Bytes WireGuard sent to the peer. */
   txBytes: number;
+  /**
+   * True once WireGuard data crossed the active path both ways since it became active; false
+   * while a path is selected that has not carried data yet (a handshake still missing).
+   */
+  carrying: boolean;
+  /** Probe loss per path over the endpoint's window (percent; null until measured or absent). */
+  loss: { ice: number | null; relay: number | null };
+  /** ICE ranks below the relay: its probes were clearly lossier (switches back with hysteresis). */
+  iceDemoted: boolean;
+  /** True while parked: the host is offline and offers wait for its return. */
+  offline: boolean;
   /** The PeerConn's counters. */
   counters: PeerConnCounters;
 }
@@ -132,7 +158,7 @@ export interface PeerConnEvents {
   'stale-marked': (info: { reason: string; server: string | null }) => void;
   /** The ICE worker rotated its session id. */
   'session-rotated': (info: IceSessionRotatedInfo) => void;
-  /** Traffic flows again after an outage. */
+  /** WireGuard data crosses the new path both ways again after an outage. */
   recovered: (info: { outageMs: number; path: PathKind }) => void;
   /** An operation failed in a way the owner may want to log (nothing is thrown from events). */
   error: (error: Error) => void;

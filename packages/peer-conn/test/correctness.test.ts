@@ -1,7 +1,7 @@
 import { HandshakeWatcher } from '@mesh/wg-control';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OfferMessage, SignalMessage } from '../src/index.js';
-import { makePair, type Pair, RELAY_URL, RELAY_URL_2 } from './harness.js';
+import { makePair, type Pair, RELAY_URL, RELAY_URL_2, upDirect } from './harness.js';
 
 // Holes found while splitting PeerConn into parts; each test fails on the monolithic PeerConn.
 
@@ -10,9 +10,6 @@ afterEach(async () => {
   await pair?.teardown();
   pair = undefined;
 });
-
-const upDirect = (p: Pair) =>
-  p.until(() => p.a.conn.activePath === 'ice-direct' && p.b.conn.activePath === 'ice-direct', 30_000);
 
 describe('PeerConn correctness', () => {
   it('ignores a reordered offer naming a remote ICE session already known dead', async () => {

@@ -220,6 +220,10 @@ export async function makePair(options: PairOptions = {}) {
 
 export type Pair = Awaited<ReturnType<typeof makePair>>;
 
+/** Waits until both sides are on ice-direct. */
+export const upDirect = (p: Pair) =>
+  p.until(() => p.a.conn.activePath === 'ice-direct' && p.b.conn.activePath === 'ice-direct', 30_000);
+
 function rewriting(
   signaler: ReturnType<MemorySignalHub['signaler']>,
   rewrite: ((m: SignalMessage) => SignalMessage) | undefined,

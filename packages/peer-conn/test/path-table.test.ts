@@ -9,6 +9,8 @@ const slot = (kind: Slot['kind'], s: Partial<Slot> = {}): Slot => ({
   dead: false,
   reopened: false,
   everAlive: false,
+  lossPct: null,
+  carrying: false,
   ...s,
 });
 
@@ -36,6 +38,14 @@ describe('bestPath', () => {
       expect(bestPath(row.slots)?.kind ?? null).toBe(row.want);
     });
   }
+
+  it('ICE demoted for loss ranks below the relay, but above nothing', () => {
+    expect(bestPath([slot('ice-direct'), slot('relay')], true)?.kind).toBe('relay');
+    expect(bestPath([slot('ice-turn'), slot('relay')], true)?.kind).toBe('relay');
+    expect(bestPath([slot('ice-direct'), slot('relay', { alive: false })], true)?.kind).toBe('ice-direct');
+    expect(bestPath([slot('ice-direct')], true)?.kind).toBe('ice-direct');
+    expect(bestPath([slot('ice-direct'), slot('relay')], false)?.kind).toBe('ice-direct');
+  });
 
   it('a closed path is never chosen', () => {
     const s = slot('ice-direct');

@@ -274,7 +274,7 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#state !== 'connected') return Promise.resolve(false);
-    return this.#liveness.check(signal);
+    return this.#liveness.check({ signal });
   }
 
   /**

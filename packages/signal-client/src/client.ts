@@ -7,6 +7,7 @@ import {
   type Logger,
   PeerKey,
   raceAbort,
+  SendLiveness,
   type Signaler,
   silentLogger,
   systemClock,
@@ -16,6 +17,7 @@ import {
 import WebSocket, { type RawData } from 'ws';
 import { ABNORMAL_CLOSURE, CLOSE_CAUSES, DEFAULTS, PROMPT_RESETS } from './constants.js';
 import { NotConnectedError, SignalError, SignalErrorCodes } from './errors.js';
+import { endTimers, isUp, type Link } from './link.js';
 import type {
   DisconnectCause,
   RejectReason,
@@ -28,24 +30,13 @@ import { TokenBucket } from './protocol/token-bucket.js';
 import { decodeServerFrame, encodeRegister, encodeSend, FORWARD_GROWTH, FrameError } from './protocol/wire.js';
 import { ReplayCache } from './replay-cache.js';
 
-/** One WebSocket connection attempt and its state. */
-interface Link {
-  readonly ws: WebSocket;
-  registered: boolean;
-  /** Set when we decide locally why the link ends (wins over the close code). */
-  cause?: DisconnectCause;
-  alive: boolean;
-  registeredAt: number;
-  deadline: Timer;
-  heartbeat?: Timer;
-}
-
 /**
  * The client side of mesh-signal, and a `Signaler` for PeerConn. It keeps one registered connection
  * to the server, reconnecting forever on a jittered ladder; sealing and opening happen here, so the
  * server only ever sees ciphertext. Nothing is queued while disconnected: `send` rejects and
- * PeerConn's guard sends a fresh offer later. Incoming input it cannot trust is dropped, counted and
- * reported as `rejected`, never thrown.
+ * PeerConn's guard sends a fresh offer on `connected`. A link that stops delivering is left within
+ * seconds of the next send (see `liveness`), or on `check()`. Incoming input it cannot trust is
+ * dropped, counted and reported as `rejected`, never thrown.
  */
 export class SignalClient extends TypedEmitter<SignalClientEvents> implements Signaler {
   /** Our WireGuard public key (derived from the private key). */
@@ -98,6 +89,8 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
         jitter: r.jitter,
         registerTimeoutMs: options.registerTimeoutMs,
         heartbeatMs: options.heartbeatMs,
+        idleMs: options.liveness?.idleMs,
+        pongTimeoutMs: options.liveness?.pongTimeoutMs,
         freshnessWindowMs: options.freshnessWindowMs,
         replayCacheSize: options.replayCacheSize,
         maxMessageBytes: options.maxMessageBytes,
@@ -105,9 +98,17 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
       }),
     };
     const o = this.#opts;
-    for (const name of ['registerTimeoutMs', 'heartbeatMs', 'freshnessWindowMs', 'replayCacheSize'] as const) {
-      if (!(Number.isFinite(o[name]) && o[name] > 0)) {
-        throw new InvalidArgumentError(`${name} must be a positive number, got ${o[name]}`);
+    const positive = {
+      registerTimeoutMs: o.registerTimeoutMs,
+      heartbeatMs: o.heartbeatMs,
+      'liveness.idleMs': o.idleMs,
+      'liveness.pongTimeoutMs': o.pongTimeoutMs,
+      freshnessWindowMs: o.freshnessWindowMs,
+      replayCacheSize: o.replayCacheSize,
+    };
+    for (const [name, value] of Object.entries(positive)) {
+      if (!(Number.isFinite(value) && value > 0)) {
+        throw new InvalidArgumentError(`${name} must be a positive number, got ${value}`);
       }
     }
     this.#backoff = new Backoff({ initial: o.initialMs, max: o.maxMs, jitter: o.jitter });
@@ -116,9 +117,9 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
     this.#replay = new ReplayCache({ windowMs: o.freshnessWindowMs, maxEntries: o.replayCacheSize });
   }
 
-  /** True while registered with the server. */
+  /** True while registered with the server (and the link is not being dropped). */
   get connected(): boolean {
-    return this.#link?.registered === true;
+    return this.#link !== undefined && isUp(this.#link);
   }
 
   /** A copy of the counters. */
@@ -147,8 +148,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
     this.#link = undefined;
     this.removeAllListeners();
     if (!link) return;
-    link.deadline.cancel();
-    link.heartbeat?.cancel();
+    endTimers(link);
     const ws = link.ws;
     if (ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
@@ -172,7 +172,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
     if (signal?.aborted) throw abortReason(signal);
     if (this.#state === 'stopped') throw new ClosedError('the signal client is stopped');
     const link = this.#link;
-    if (!link?.registered) throw new NotConnectedError();
+    if (!link || !isUp(link)) throw new NotConnectedError();
     const recipient = PeerKey.from(to);
     let plaintext: Buffer;
     try {
@@ -197,8 +197,69 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
         else resolve();
       });
     });
+    link.liveness.sent();
     await (signal ? raceAbort(written, signal) : written);
     this.#stats.sent++;
+  }
+
+  /**
+   * Proves the link still delivers: pings the server now (or joins the ping in flight) and
+   * resolves true as soon as anything arrives, the pong or any frame. When nothing arrives within
+   * `liveness.pongTimeoutMs` it resolves false and the link is dropped (`disconnected`, cause
+   * `'ping-timeout'`), and the normal reconnect follows. False at once when not connected, and
+   * when the link ends otherwise or the client stops meanwhile. Never rejects except with
+   * ERR_ABORTED (`signal` ends only this caller's wait).
+   */
+  check(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const link = this.#link;
+    if (link && isUp(link)) return link.liveness.check(options);
+    return options.signal?.aborted ? Promise.reject(abortReason(options.signal)) : Promise.resolve(false);
+  }
+
+  /**
+   * The local IP of the registered connection's socket (undefined when not connected): an agent that
+   * sees it vanish from the host calls `reconnect()`, as nothing sent from it will be answered.
+   */
+  get localAddress(): string | undefined {
+    const link = this.#link;
+    return link && isUp(link) ? link.localAddress : undefined;
+  }
+
+  /**
+   * Drops the registered connection at once (`disconnected`, cause `'network-change'`, a network
+   * drop for the ladder) and connects again; for a connection whose local address is gone. Not
+   * connected: the same as `reconnectNow()`. Does nothing before `start()` and after `stop()`.
+   */
+  reconnect(reason: string): void {
+    const link = this.#link;
+    if (this.#state !== 'running') return;
+    if (!link || !isUp(link)) {
+      this.reconnectNow(reason);
+      return;
+    }
+    this.#log.info('signal-reconnect', { reason });
+    this.#abandon(link, 'network-change');
+  }
+
+  /**
+   * For "the network just came back or changed": when a retry is waiting on the backoff ladder,
+   * cancels it, restarts the ladder and connects at once. Connected, or an attempt in progress:
+   * does nothing (test a connected link with `check()`). Each call that connects takes a
+   * prompt-reset token (shared with the ladder's network-drop rule: 3, then one a minute); when
+   * none is left the current schedule stands, so a flapping network cannot make it storm.
+   * Does nothing before `start()` and after `stop()`. `reason` is logged.
+   */
+  reconnectNow(reason: string): void {
+    if (this.#state !== 'running' || !this.#retry) return;
+    if (!this.#promptResets.take()) {
+      this.#log.info('signal-reconnect-now-skipped', { reason, detail: 'no prompt-reset token left' });
+      return;
+    }
+    this.#retry.cancel();
+    this.#retry = undefined;
+    this.#backoff.reset();
+    this.#log.info('signal-reconnect-now', { reason });
+    this.#connect();
   }
 
   #connect(): void {
@@ -212,14 +273,28 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
       alive: true,
       registeredAt: 0,
       deadline: this.#clock.setTimeout(() => this.#abandon(link, 'register-timeout'), this.#opts.registerTimeoutMs),
+      liveness: new SendLiveness({
+        clock: this.#clock,
+        idleMs: this.#opts.idleMs,
+        pongTimeoutMs: this.#opts.pongTimeoutMs,
+        ping: () => ws.ping(),
+        dead: (error) => {
+          this.#log.warn('signal-ping-timeout', { error });
+          this.#abandon(link, 'ping-timeout');
+        },
+      }),
     };
     this.#link = link;
     ws.on('error', (err) => {
       // Always followed by 'close', where the reconnect is scheduled.
       this.#log.debug('signal-socket-error', { error: err });
     });
+    ws.on('upgrade', (res) => {
+      link.localAddress = res.socket.localAddress;
+    });
     ws.on('pong', () => {
       link.alive = true;
+      link.liveness.received();
     });
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(link, data as Buffer, isBinary));
     ws.on('close', (code: number) => this.#onClose(link, code));
@@ -234,6 +309,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
   #onFrame(link: Link, data: Buffer, isBinary: boolean): void {
     if (this.#link !== link) return;
     link.alive = true;
+    link.liveness.received();
     let frame: ReturnType<typeof decodeServerFrame>;
     try {
       if (isBinary) throw new FrameError('binary frame');
@@ -263,6 +339,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
       link.registered = true;
       link.registeredAt = this.#clock.monotonic();
       link.heartbeat = this.#clock.setInterval(() => this.#beat(link), this.#opts.heartbeatMs);
+      link.liveness.start(`signal server ${this.url}`);
       this.#stats.connects++;
       this.#log.info('signal-connected', { url: this.url, attempt: this.#backoff.attempt });
       this.#safeEmit('connected', { url: this.url });
@@ -313,8 +390,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
   }
 
   #onClose(link: Link, code: number): void {
-    link.deadline.cancel();
-    link.heartbeat?.cancel();
+    endTimers(link);
     if (this.#link !== link || this.#state !== 'running') return;
     this.#link = undefined;
     const cause = link.cause ?? CLOSE_CAUSES[code] ?? 'connection-lost';
@@ -327,7 +403,8 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
       if (ladderReset) this.#backoff.reset();
     }
     if (this.#state !== 'running') return; // a listener stopped us
-    const delayMs = this.#backoff.next();
+    // reconnect() after a network change redials at once (its token was the ladder reset).
+    const delayMs = cause === 'network-change' && ladderReset ? 0 : this.#backoff.next();
     const attempt = this.#backoff.attempt;
     this.#log.info('signal-reconnecting', { attempt, delayMs, cause, code, ladderReset });
     this.#safeEmit('reconnecting', { attempt, delayMs, cause });
@@ -349,7 +426,11 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> implements Si
    */
   #ladderReset(link: Link, code: number): 'stable' | 'network-drop' | undefined {
     if (this.#clock.monotonic() - link.registeredAt >= this.#opts.maxMs) return 'stable';
-    const networkDrop = link.cause === 'heartbeat-timeout' || (link.cause === undefined && code === ABNORMAL_CLOSURE);
+    const networkDrop =
+      link.cause === 'heartbeat-timeout' ||
+      link.cause === 'ping-timeout' ||
+      link.cause === 'network-change' ||
+      (link.cause === undefined && code === ABNORMAL_CLOSURE);
     return networkDrop && this.#promptResets.take() ? 'network-drop' : undefined;
   }
 

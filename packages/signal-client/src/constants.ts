@@ -8,6 +8,8 @@ export const DEFAULTS = {
   jitter: 0.3,
   registerTimeoutMs: 5_000,
   heartbeatMs: 15_000,
+  idleMs: 2_000,
+  pongTimeoutMs: 3_000,
   freshnessWindowMs: 120_000,
   replayCacheSize: 10_000,
   maxMessageBytes: 64 * 1024,

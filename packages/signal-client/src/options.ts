@@ -15,8 +15,20 @@ export interface SignalClientOptions {
   reconnect?: { initialMs?: number; maxMs?: number; jitter?: number };
   /** Connect + prove the key within this, or the attempt is abandoned (5 s). */
   registerTimeoutMs?: number;
-  /** Ping the server this often; a missing pong by the next ping drops the connection (15 s). */
+  /**
+   * Ping the server this often; a missing pong by the next ping drops the connection (15 s). The
+   * idle backstop (it also keeps idle-timeout proxies from cutting the stream); `liveness` finds a
+   * dead link sooner whenever we send.
+   */
   heartbeatMs?: number;
+  /**
+   * Black-hole detection (the host roamed, its route changed): a `send` after `idleMs` (2 s) with
+   * nothing received pings the server at once, a send sooner pings once the silence reaches
+   * `idleMs`; when nothing at all (pong or frame) arrives within `pongTimeoutMs` (3 s) of the ping,
+   * the link is dropped (`disconnected`, cause `'ping-timeout'`) and reconnected. So a dead link is
+   * left within `idleMs + pongTimeoutMs` of the first send into it. See also `check()`.
+   */
+  liveness?: { idleMs?: number; pongTimeoutMs?: number };
   /** A message whose timestamp is further than this from our wall clock is rejected as stale (2 min). */
   freshnessWindowMs?: number;
   /** Message ids remembered for replay detection (10,000). */
@@ -35,6 +47,8 @@ export type DisconnectCause =
   | 'auth-failed'
   | 'register-timeout'
   | 'heartbeat-timeout'
+  | 'ping-timeout'
+  | 'network-change'
   | 'protocol-error'
   | 'connection-lost';
 

@@ -1,5 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { PeerKey } from '@mesh/core';
 import { describe, expect, it } from 'vitest';
 import {
   answerChallenge,
@@ -9,13 +7,7 @@ import {
   verifyChallenge,
 } from '../src/protocol/crypto.js';
 import { ReplayCache } from '../src/replay-cache.js';
-
-/** A key pair from node:crypto (not from the code under test): base64 private key and its PeerKey. */
-function keyPair(): { privateKey: string; publicKey: PeerKey } {
-  const { d, x } = generateKeyPairSync('x25519').privateKey.export({ format: 'jwk' });
-  const raw = (b64url?: string) => Buffer.from(b64url!, 'base64url');
-  return { privateKey: raw(d).toString('base64'), publicKey: PeerKey.fromBytes(raw(x)) };
-}
+import { keyPair } from './helpers.js';
 
 describe('identityFromPrivateKey', () => {
   it('derives the same public key WireGuard does (X25519 base point multiplication)', () => {

@@ -25,6 +25,17 @@ listen(client, 'message', (from: string) => from);
 listen(client, 'disconnected', ({ reason }: { reason: string }) => reason);
 // @ts-expect-error: no such event on the client (it is a server event)
 listen(client, 'registered', () => {});
+listen(client, 'disconnected', ({ cause }) => cause === 'ping-timeout');
+// @ts-expect-error: no such cause (a typo of 'ping-timeout')
+listen(client, 'disconnected', ({ cause }) => cause === 'ping-timout');
+
+void client.check().then((alive: boolean) => alive);
+void client.check({ signal: AbortSignal.timeout(1_000) });
+client.reconnectNow('network-changed');
+// @ts-expect-error: reconnectNow needs a reason (it is logged)
+client.reconnectNow();
+// @ts-expect-error: check() resolves a boolean, not a number
+void client.check().then((n: number) => n);
 
 client.on('reconnecting', ({ delayMs }) => delayMs.toFixed());
 // @ts-expect-error: a direct subscription is checked as well

@@ -35,6 +35,8 @@ export const MESSAGE_TRANSPORT_TAG_SIZE = 16;
 /** A keepalive is a transport message with an empty payload. */
 export const MESSAGE_KEEPALIVE_SIZE = MESSAGE_TRANSPORT_HEADER_SIZE + MESSAGE_TRANSPORT_TAG_SIZE;
 
+/** Byte offset of the receiver's index (LE u32) in a transport message: the recipient's index for the session. */
+export const MESSAGE_TRANSPORT_RECEIVER_INDEX_OFFSET = 4;
 /** Byte offset of the sender's index (LE u32) in an initiation or a response. */
 export const MESSAGE_SENDER_INDEX_OFFSET = 4;
 /** Byte offset of the receiver's index (LE u32) in a response: the initiation's sender index. */
@@ -62,6 +64,24 @@ export const TRUST_WINDOW_MS = 3_000;
 export const TRAFFIC_TRUST_WINDOW_MS = 30_000;
 /** PeerEndpoint: probe round trips this long or longer are implausible (a clock step) and not recorded. */
 export const MAX_PROBE_RTT_MS = 60_000;
+/**
+ * PeerEndpoint: a probe whose pong has not come back this long after the ping is lost. Far above
+ * any usable path's RTT; a pong later than this still gives an RTT sample, but the probe stays lost
+ * (an answer that late is no use to a real-time tunnel, and each probe is judged once).
+ */
+export const PROBE_LOSS_TIMEOUT_MS = 2_000;
+/** PeerEndpoint: loss is estimated over the last this many judged probes of a path (10 s at one probe a second). */
+export const QUALITY_WINDOW = 10;
+/** PeerEndpoint: no loss estimate (null) until this many probes of the window are judged. */
+export const QUALITY_MIN_SAMPLES = 5;
+/** PeerEndpoint: weight of a new RTT sample in the smoothed RTT (TCP's SRTT, RFC 6298). */
+export const RTT_SMOOTHING = 1 / 8;
+/**
+ * PeerEndpoint: WireGuard's latest unanswered handshake message that went out on a path this
+ * shortly before another path became active is sent again on the new one: the old path is
+ * usually being abandoned because it fails, and a handshake round trip takes far less than this.
+ */
+export const HANDSHAKE_RESEND_WINDOW_MS = 1_000;
 /**
  * PeerEndpoint: how long a remote initiation that crossed ours waits for the answer to ours before
  * it goes to WireGuard anyway (ours may have been lost): far below the 5 s retry it saves, above a relay RTT.

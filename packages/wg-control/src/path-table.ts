@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, type DatagramPath, type Logger, type PathCloseInfo, Subscriptions, type Timer } from '@mesh/core';
-import { MAX_PROBE_RTT_MS } from './constants.js';
+import { PathQuality, type ProbeOutcome } from './path-quality.js';
 import type { PathStatus, PeerEndpointEvents, PeerEndpointStats } from './peer-endpoint.js';
 import { decodeProbe, encodeProbe, PING, PONG } from './probe.js';
 
@@ -12,7 +12,8 @@ export interface PathEntry {
   lastRxMono: number;
   lastRxAt: number;
   alive: boolean | null;
-  rttMs: number | null;
+  /** Loss and RTT from this path's probes. */
+  readonly quality: PathQuality;
   probeCapable: boolean;
 }
 
@@ -30,11 +31,14 @@ export interface PathTableOptions {
   onClosed: (entry: PathEntry, info: PathCloseInfo) => void;
   onAlive: (info: Parameters<PeerEndpointEvents['path-alive']>[0]) => void;
   onSilent: (info: Parameters<PeerEndpointEvents['path-silent']>[0]) => void;
+  /** A probe was judged: answered, or lost. */
+  onProbe: (info: Parameters<PeerEndpointEvents['path-probe']>[0]) => void;
 }
 
 /**
  * PeerEndpoint's attached paths: probes each one (ping every `probeMs`, answer pings), measures
- * RTT and gives the `alive` / `silent` verdicts. Its two interval timers run from start() to stop().
+ * loss and RTT (PathQuality) and gives the `alive` / `silent` verdicts. Its two interval timers run
+ * from start() to stop(); the verdict one also judges unanswered probes lost.
  */
 export class PathTable {
   readonly #o: PathTableOptions;
@@ -59,10 +63,27 @@ export class PathTable {
     return this.#entries.has(path);
   }
 
-  status(path: DatagramPath): PathStatus | undefined {
+  /** What the table knows of a path; `carrying` is the endpoint's (see PathStatus). */
+  status(path: DatagramPath, carrying: boolean): PathStatus | undefined {
     const e = this.#entries.get(path);
     if (!e) return undefined;
-    return { path, alive: e.alive, rttMs: e.rttMs, probeCapable: e.probeCapable, lastRxAt: e.lastRxAt };
+    const q = e.quality;
+    return {
+      path,
+      alive: e.alive,
+      rttMs: q.rttMs,
+      srttMs: q.srttMs,
+      lossPct: q.lossPct,
+      probesInWindow: q.probesInWindow,
+      probeCapable: e.probeCapable,
+      lastRxAt: e.lastRxAt,
+      carrying,
+    };
+  }
+
+  /** The path is attached and silent: what goes out on it is probably lost. */
+  isSilent(path: DatagramPath): boolean {
+    return this.#entries.get(path)?.alive === false;
   }
 
   /** Starts probing and judging every attached path. */
@@ -92,7 +113,7 @@ export class PathTable {
       lastRxMono: Number.NEGATIVE_INFINITY,
       lastRxAt: 0,
       alive: null,
-      rttMs: null,
+      quality: new PathQuality(),
       // The remote answers probes per endpoint, not per path: once it did on any path, a new path
       // (say a relay conn reopened after a failure) is judged by the short trust window at once.
       probeCapable: this.#remoteProbes,
@@ -117,7 +138,7 @@ export class PathTable {
     return true;
   }
 
-  /** Handles a datagram carrying the probe magic: answers a ping, records a pong's RTT. */
+  /** Handles a datagram carrying the probe magic: answers a ping, judges the probe a pong answers. */
   onProbe(entry: PathEntry, d: Buffer): void {
     const { stats, clock } = this.#o;
     const probe = decodeProbe(d);
@@ -127,14 +148,15 @@ export class PathTable {
     }
     entry.probeCapable = true;
     this.#remoteProbes = true;
+    let outcome: ProbeOutcome | undefined;
     if (probe.kind === PING) {
       if (entry.path.send(encodeProbe(PONG, probe.sentAt, probe.id))) stats.pongsSent++;
     } else if (probe.id.equals(this.#id)) {
       stats.pongsReceived++;
-      const rtt = clock.monotonic() - probe.sentAt;
-      if (rtt >= 0 && rtt < MAX_PROBE_RTT_MS) entry.rttMs = rtt;
+      outcome = entry.quality.pong(probe.sentAt, clock.monotonic());
     }
     this.heard(entry, 'probe');
+    if (outcome && this.#attached(entry)) this.#probed(entry, outcome);
   }
 
   /** Something arrived on the path: it is alive (emitted on the first datagram after silence). */
@@ -143,12 +165,26 @@ export class PathTable {
     entry.lastRxAt = this.#o.clock.now();
     if (entry.alive === true) return;
     entry.alive = true;
-    this.#o.log.info('path-alive', { path: entry.path.kind, via, rttMs: entry.rttMs });
-    this.#o.onAlive({ path: entry.path, rttMs: entry.rttMs, via });
+    const rttMs = entry.quality.rttMs;
+    this.#o.log.info('path-alive', { path: entry.path.kind, via, rttMs });
+    this.#o.onAlive({ path: entry.path, rttMs, via });
+  }
+
+  /** Still attached to a running table (a listener may have detached it or stopped the endpoint). */
+  #attached(entry: PathEntry): boolean {
+    return !this.#stopped && this.#entries.get(entry.path) === entry;
+  }
+
+  #probed(entry: PathEntry, { answered, rttMs }: ProbeOutcome): void {
+    const { lossPct, srttMs } = entry.quality;
+    this.#o.onProbe({ path: entry.path, answered, rttMs, lossPct, srttMs });
   }
 
   #ping(entry: PathEntry): void {
-    if (entry.path.send(encodeProbe(PING, this.#o.clock.monotonic(), this.#id))) this.#o.stats.probesSent++;
+    const sentAt = this.#o.clock.monotonic();
+    if (!entry.path.send(encodeProbe(PING, sentAt, this.#id))) return;
+    this.#o.stats.probesSent++;
+    entry.quality.sent(sentAt);
   }
 
   #probeAll(): void {
@@ -158,7 +194,10 @@ export class PathTable {
   #judgeAll(): void {
     const mono = this.#o.clock.monotonic();
     for (const e of [...this.#entries.values()]) {
-      if (this.#stopped) return; // a path-silent listener stopped the endpoint
+      while (this.#attached(e) && e.quality.expireOne(mono, e.probeCapable)) {
+        this.#probed(e, { answered: false, rttMs: null });
+      }
+      if (!this.#attached(e)) continue; // a listener detached it or stopped the endpoint
       const window = e.probeCapable ? this.#o.trustMs : this.#o.trafficTrustMs;
       const silentFor = mono - Math.max(e.lastRxMono, e.sinceMono);
       if (silentFor <= window || e.alive === false) continue;

@@ -10,7 +10,14 @@ import {
   systemClock,
   TypedEmitter,
 } from '@mesh/core';
-import { MAX_UDP_PAYLOAD, PROBE_INTERVAL_MS, TRAFFIC_TRUST_WINDOW_MS, TRUST_WINDOW_MS } from './constants.js';
+import {
+  MAX_UDP_PAYLOAD,
+  MESSAGE_RESPONSE_TYPE,
+  MESSAGE_TRANSPORT_TYPE,
+  PROBE_INTERVAL_MS,
+  TRAFFIC_TRUST_WINDOW_MS,
+  TRUST_WINDOW_MS,
+} from './constants.js';
 import { validatePort } from './device.js';
 import { HandshakeGate } from './handshake-gate.js';
 import { type PathEntry, PathTable } from './path-table.js';
@@ -47,10 +54,22 @@ export interface PathStatus {
   alive: boolean | null;
   /** Latest probe round-trip time, null until a pong came back. */
   rttMs: number | null;
+  /** Smoothed probe round-trip time (EWMA with weight 1/8, TCP's SRTT), null until a pong came back. */
+  srttMs: number | null;
+  /**
+   * Percentage of the last `probesInWindow` judged probes that were lost (no pong within 2 s,
+   * PROBE_LOSS_TIMEOUT_MS); null until 5 (QUALITY_MIN_SAMPLES) are judged. Starts afresh when the
+   * path is attached again.
+   */
+  lossPct: number | null;
+  /** Judged probes the loss estimate covers: at most 10 (QUALITY_WINDOW). */
+  probesInWindow: number;
   /** True once the remote has sent a probe or answered one on this path. */
   probeCapable: boolean;
   /** Wall ms of the last datagram of any kind received on the path; 0 = none. */
   lastRxAt: number;
+  /** The active path has carried WireGuard traffic both ways since it became active (see `path-carrying`). */
+  carrying: boolean;
 }
 
 /** Datagrams the endpoint dropped, by cause (cumulative). */
@@ -89,6 +108,11 @@ export interface PeerEndpointStats {
   /** Handshake messages (initiation or response) held while no path was active and sent when one became active. */
   heldHandshakesSent: number;
   /**
+   * WireGuard's latest unanswered handshake message, sent again on a newly active path because it
+   * went out on a silent path or just before the switch (see the README).
+   */
+  handshakesResent: number;
+  /**
    * Remote initiations that crossed one of WireGuard's own (both sides initiated at once) and were
    * held back so that only one of the two handshakes runs.
    */
@@ -115,6 +139,29 @@ export interface PeerEndpointEvents {
   }) => void;
   /** An attached path closed by itself; it has been detached. */
   'path-closed': (info: { path: DatagramPath; reason: string }) => void;
+  /**
+   * A probe on a path was judged, once per probe: `answered` (its pong came back within
+   * PROBE_LOSS_TIMEOUT_MS, `rttMs` its round trip) or lost (`rttMs` null). `lossPct` and `srttMs`
+   * are the path's estimates with it counted (as in pathStatus). An answered probe proves that
+   * the remote PeerEndpoint at the far end of the path receives our datagrams and answers: the
+   * pong echoes this endpoint's random id. For quality policy and consent evidence without polling.
+   */
+  'path-probe': (info: {
+    path: DatagramPath;
+    answered: boolean;
+    rttMs: number | null;
+    lossPct: number | null;
+    srttMs: number | null;
+  }) => void;
+  /**
+   * The active path carries the tunnel: since it became active, WireGuard sent at least one
+   * datagram on it and at least one WireGuard transport message (data or keepalive) or handshake
+   * response came in from it — the remote's WireGuard has a session with ours and uses this path.
+   * A remote initiation does not count: after a remote restart it arrives while our WireGuard
+   * still sends on the dead old session. Once per activation, `afterMs` after it; probes never
+   * count. Setting the path active again (after another or none) re-arms it.
+   */
+  'path-carrying': (info: { path: DatagramPath; afterMs: number }) => void;
 }
 
 /**
@@ -138,11 +185,18 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
   #starting: Promise<{ host: string; port: number }> | undefined;
   #stopped = false;
   #active: DatagramPath | null = null;
+  /** Since the active path became active: monotonic time, WireGuard sent / received on it, emitted. */
+  #activeSinceMono = 0;
+  #carriedOut = false;
+  #carriedIn = false;
+  #carrying = false;
+  readonly #clock: Clock;
   readonly #stats: PeerEndpointStats = {
     fromWireguard: { packets: 0, bytes: 0 },
     toWireguard: { packets: 0, bytes: 0 },
     probesSent: 0,
     heldHandshakesSent: 0,
+    handshakesResent: 0,
     crossedInitiationsHeld: 0,
     pongsSent: 0,
     pongsReceived: 0,
@@ -167,6 +221,7 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
     if (isIP(this.host) === 0)
       throw new InvalidArgumentError(`PeerEndpoint host must be an IP address, got ${this.host}`);
     const clock: Clock = options.clock ?? systemClock;
+    this.#clock = clock;
     this.#log = (options.logger ?? silentLogger).child({ component: 'peer-endpoint' });
     this.#bufferBytes = options.socketBufferBytes;
     this.#paths = new PathTable({
@@ -183,12 +238,15 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
       },
       onAlive: (info) => this.emit('path-alive', info),
       onSilent: (info) => this.emit('path-silent', info),
+      onProbe: (info) => this.emit('path-probe', info),
     });
     this.#handshakes = new HandshakeGate({
       clock,
       log: this.#log,
       stats: this.#stats,
       toPath: (msg) => this.#toPath(msg),
+      sendOn: (path, msg) => this.#sendOn(path, msg),
+      isSilent: (path) => this.#paths.isSilent(path),
       toWireguard: (d) => this.#toWireguard(d),
     });
   }
@@ -215,7 +273,7 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
 
   /** What the endpoint knows about an attached path; undefined when it is not attached. */
   pathStatus(path: DatagramPath): PathStatus | undefined {
-    return this.#paths.status(path);
+    return this.#paths.status(path, this.#carrying && path === this.#active);
   }
 
   /** Binds the socket (idempotent) and starts probing. Single use: rejects with ERR_CLOSED after stop(). */
@@ -303,11 +361,9 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
   #setActive(path: DatagramPath | null, reason: 'set' | 'detached' | 'closed'): void {
     const from = this.#active;
     this.#active = path;
-    const held = this.#handshakes.takeHeld();
-    if (path && held) {
-      this.#stats.heldHandshakesSent++;
-      if (!path.send(held)) this.#stats.drops.pathSendFailed++;
-    }
+    this.#activeSinceMono = this.#clock.monotonic();
+    this.#carriedOut = this.#carriedIn = this.#carrying = false;
+    this.#handshakes.activeChanged(path);
     this.#log.info('active-changed', { from: from?.kind ?? null, to: path?.kind ?? null, reason });
     this.emit('active-changed', { from, to: path, reason });
   }
@@ -316,14 +372,32 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
     this.#stats.fromWireguard.packets++;
     this.#stats.fromWireguard.bytes += msg.length;
     this.#handshakes.fromWireguard(msg);
+    this.#checkCarrying();
   }
 
-  #toPath(msg: Buffer): void {
+  #toPath(msg: Buffer): DatagramPath | null {
     const active = this.#active;
-    if (!active) {
-      this.#stats.drops.noActivePath++;
-      this.#handshakes.holdWhileNoPath(msg);
-    } else if (!active.send(msg)) this.#stats.drops.pathSendFailed++;
+    if (active) return this.#sendOn(active, msg) ? active : null;
+    this.#stats.drops.noActivePath++;
+    return null;
+  }
+
+  #sendOn(path: DatagramPath, msg: Buffer): boolean {
+    if (!path.send(msg)) {
+      this.#stats.drops.pathSendFailed++;
+      return false;
+    }
+    this.#carriedOut = true;
+    return true;
+  }
+
+  /** Emits `path-carrying` once both directions happened; checked after each datagram, outside the gate. */
+  #checkCarrying(): void {
+    if (this.#carrying || !this.#carriedOut || !this.#carriedIn || !this.#active || this.#stopped) return;
+    this.#carrying = true;
+    const afterMs = this.#clock.monotonic() - this.#activeSinceMono;
+    this.#log.info('path-carrying', { path: this.#active.kind, afterMs });
+    this.emit('path-carrying', { path: this.#active, afterMs });
   }
 
   #fromPath(entry: PathEntry, d: Buffer): void {
@@ -346,6 +420,10 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
       return;
     }
     this.#handshakes.fromRemote(d);
+    if (entry.path === this.#active && (d[0] === MESSAGE_TRANSPORT_TYPE || d[0] === MESSAGE_RESPONSE_TYPE)) {
+      this.#carriedIn = true;
+    }
+    this.#checkCarrying();
   }
 
   #toWireguard(d: Buffer): void {

@@ -13,6 +13,21 @@ listen(endpoint, 'path-silence', () => {});
 listen(endpoint, 'path-silent', ({ silentMs }: { silentMs: number }) => silentMs);
 // @ts-expect-error: `via` is 'probe' | 'traffic', never 'relay'
 listen(endpoint, 'path-alive', ({ via }) => via === 'relay');
+listen(endpoint, 'path-probe', ({ path, answered, rttMs, lossPct, srttMs }) => [
+  path.kind,
+  answered,
+  rttMs,
+  lossPct,
+  srttMs,
+]);
+listen(endpoint, 'path-carrying', ({ path, afterMs }) => [path.kind, afterMs.toFixed()]);
+void onceEvent(endpoint, 'path-probe', { filter: (info) => info.answered && (info.lossPct ?? 0) < 30 });
+// @ts-expect-error: path-probe's lossPct may be null (too few probes judged)
+listen(endpoint, 'path-probe', ({ lossPct }) => lossPct.toFixed());
+// @ts-expect-error: path-carrying carries `afterMs`, not `rttMs`
+listen(endpoint, 'path-carrying', ({ rttMs }: { rttMs: number }) => rttMs);
+// @ts-expect-error: no such event (it is 'path-carrying')
+listen(endpoint, 'path-carries', () => {});
 
 declare const watcher: HandshakeWatcher;
 listen(watcher, 'handshake', ({ peer, lastHandshakeAt, first }) => [peer.base64, lastHandshakeAt, first]);

@@ -1,67 +1,23 @@
 import { FakeClock, MemoryPath } from '@mesh/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ANSWER_WAIT_MS, CROSSED_INITIATION_WAIT_MS } from '../src/constants.js';
-import { isProbe, isWireGuardMessage, PeerEndpoint, type PeerEndpointOptions, PROBE_SIZE } from '../src/index.js';
+import { isProbe, isWireGuardMessage, PeerEndpoint, PROBE_SIZE } from '../src/index.js';
 import { decodeProbe, encodeProbe, PING } from '../src/probe.js';
-import { RefusingPath, WgSocketStub, wgMessage } from './helpers.js';
+import {
+  initiation,
+  onCleanup,
+  pairOfSides,
+  RefusingPath,
+  response,
+  runCleanups,
+  side,
+  sideWithRemote,
+  tags,
+  WgSocketStub,
+  wgMessage,
+} from './helpers.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
-
-async function side(clock: FakeClock, options: Partial<PeerEndpointOptions> = {}) {
-  const wg = await WgSocketStub.open();
-  const ep = new PeerEndpoint({ wireguardPort: wg.port, clock, ...options });
-  cleanups.push(
-    () => wg.close(),
-    () => ep.stop(),
-  );
-  const address = await ep.start();
-  return { wg, ep, address };
-}
-
-async function pairOfSides(options: Partial<PeerEndpointOptions> = {}) {
-  const clock = new FakeClock();
-  const a = await side(clock, options);
-  const b = await side(clock, options);
-  const [pa, pb] = MemoryPath.pair('memory', () => clock.now());
-  a.ep.attach(pa);
-  b.ep.attach(pb);
-  return { clock, a, b, pa, pb };
-}
-
-/** WireGuard's handshake initiation as it is on the wire: 148 bytes, type 1, sender index (LE) at 4. */
-function initiation(sender: number): Buffer {
-  const b = Buffer.alloc(148);
-  b[0] = 1;
-  b.writeUInt32LE(sender, 4);
-  return b;
-}
-
-/** WireGuard's handshake response: 92 bytes, type 2, sender index at 4, receiver index at 8. */
-function response(sender: number, receiver: number): Buffer {
-  const b = Buffer.alloc(92);
-  b[0] = 2;
-  b.writeUInt32LE(sender, 4);
-  b.writeUInt32LE(receiver, 8);
-  return b;
-}
-
-/** One endpoint whose path's far end is driven by the test (no PeerEndpoint there). */
-async function sideWithRemote(options: Partial<PeerEndpointOptions> = {}) {
-  const clock = new FakeClock();
-  const a = await side(clock, { probeIntervalMs: 0, ...options });
-  const [pa, remote] = MemoryPath.pair('remote', () => clock.now());
-  a.ep.attach(pa);
-  const sent: Buffer[] = [];
-  remote.on('data', (d) => sent.push(Buffer.from(d)));
-  return { clock, a, pa, remote, sent };
-}
-
-/** `type:senderIndex` of each handshake message, the bare type of anything else. */
-const tags = (list: Array<{ data: Buffer }>) =>
-  list.map(({ data }) => (data[0] === 1 || data[0] === 2 ? `${data[0]}:${data.readUInt32LE(4)}` : `${data[0]}`));
+afterEach(runCleanups);
 
 describe('probe format', () => {
   it('can never be mistaken for a WireGuard message, and WireGuard messages are never probes', () => {
@@ -194,7 +150,7 @@ describe('PeerEndpoint', () => {
     a.ep.setActive(pa);
     b.ep.setActive(pb);
     const stranger = await WgSocketStub.open();
-    cleanups.push(() => stranger.close());
+    onCleanup(() => stranger.close());
     await new Promise((r) => stranger.socket.send(wgMessage(4, 'intruder'), a.address.port, a.address.host, r));
     a.wg.send(wgMessage(4, 'genuine'), a.address);
     await b.wg.waitFor(1);

@@ -7,12 +7,16 @@
  *    beside plain wireguard-go (no agent) between the same namespaces, in the same run;
  * 3. idle: one agent with 1, 10, 50 peers (each remote peer a real mesh-agent in peerB): packets/s
  *    per peer, CPU and RSS of the agent under test.
+ *    With them, issue 11's faults on a rig with a second uplink for peerA: roam (N trials, alternating
+ *    to the second uplink and back), consent-only loss and a lossy direct path (`--long-trials`, 3:
+ *    each lasts over a minute), with their own metrics table (p50/p95/max).
  * `--faults REGEX` runs only the outage faults whose name matches.
  * `--gap MS` (16 s) separates ICE trials so each starts from settled signaling (see the comment in `trials`).
  * Prints a table per part and one JSON line at the end; asserts nothing.
  */
 import { parseArgs } from 'node:util';
 import { generateKeyPair, type LabProcess } from '@mesh/lab';
+import { consentLossTrial, lossyPathTrial, roamTrial, settleDirect } from '../src/recovery.js';
 import { percentile } from '../src/report.js';
 import { CLI, type OutageMeasure, RELAY_PORT, Rig, ROLES } from '../src/rig.js';
 import { requestAgentStatus } from '../src/status.js';
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     gap: { type: 'string', default: '16000' },
     faults: { type: 'string', default: '' },
+    'long-trials': { type: 'string', default: '3' },
   },
 });
 const TRIALS = Number(values.trials);
@@ -33,6 +38,7 @@ const PEER_COUNTS = values.peers.split(',').map(Number);
 const SECONDS = Number(values.seconds);
 const GAP_MS = Number(values.gap);
 const FAULTS = new RegExp(values.faults);
+const LONG_TRIALS = Number(values['long-trials']);
 const results: Record<string, unknown> = {};
 const log = (s: string) => console.log(s);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
@@ -193,8 +199,120 @@ async function outages(): Promise<void> {
       await rig.destroy();
     }
   }
+  await recovery(add);
   log(`\noutages through the tunnel (100 ms ping), ${TRIALS} trials each\n${table(rows)}\n`);
   results.outages = all;
+}
+
+// ---- 1b. issue 11: roam, consent-only loss, lossy direct path -----------------------------------
+
+const ROAM = 'ICE: roam to the second uplink and back (§3)';
+const CONSENT = 'ICE: consent-only loss, STUN dropped 60 s (§31)';
+const LOSSY = 'ICE: lossy direct path, 30 % UDP loss 60 s (§21)';
+
+/** Adds the outage rows of issue 11's faults through `add`, and prints their own metrics. */
+async function recovery(add: (name: string, ms: OutageMeasure[]) => void): Promise<void> {
+  if (![ROAM, CONSENT, LOSSY].some((n) => FAULTS.test(n))) return;
+  const rows: (string | number)[][] = [['metric', 'trials', 'p50', 'p95', 'max', 'none']];
+  const metrics: Record<string, (number | null)[]> = {};
+  /** One metric row; `none` counts trials without a value (never switched, not back in time). */
+  const metric = (name: string, values: (number | null)[], scale = 1) => {
+    metrics[name] = values;
+    const v = values.filter((x): x is number => x !== null).map((x) => x / scale);
+    const max = v.length > 0 ? Math.max(...v) : Number.NaN;
+    rows.push([name, values.length, f1(percentile(v, 50)), f1(percentile(v, 95)), f1(max), values.length - v.length]);
+  };
+  const rig = await Rig.create({ uplinks: 2 });
+  try {
+    for (const r of ROLES) await rig.waitPath(r, 'ice-direct', { timeoutMs: 30_000 });
+    await rig.waitTunnel();
+    if (FAULTS.test(ROAM)) {
+      const trials = [];
+      try {
+        for (let i = 0; i < TRIALS; i++) {
+          await settleDirect(rig);
+          await new Promise((r) => setTimeout(r, GAP_MS)); // independent events (see `trials` above)
+          trials.push(await roamTrial(rig, i % 2 === 0 ? 2 : 1));
+        }
+      } finally {
+        await rig.lab.roam('peerA', 1);
+      }
+      add(
+        ROAM,
+        trials.flatMap((t) => (t.measure ? [t.measure] : [])),
+      );
+      metric(
+        'roam: tunnel back (s)',
+        trials.map((t) => t.measure?.recoveredAfterMs ?? null),
+        1000,
+      );
+      metric(
+        'roam: path changes (both agents)',
+        trials.map((t) => t.changes.peerA.total + t.changes.peerB.total),
+      );
+    }
+    if (FAULTS.test(CONSENT)) {
+      const trials = [];
+      for (let i = 0; i < LONG_TRIALS; i++) {
+        await settleDirect(rig);
+        trials.push(await consentLossTrial(rig, 60_000));
+      }
+      add(
+        CONSENT,
+        trials.map((t) => t.measure),
+      );
+      metric(
+        'consent: path changes (both agents)',
+        trials.map((t) => t.changes.peerA.total + t.changes.peerB.total),
+      );
+      metric(
+        'consent: STUN dropped → first path change (s)',
+        trials.map((t) => t.firstChangeMs),
+        1000,
+      );
+    }
+    if (FAULTS.test(LOSSY)) {
+      const trials = [];
+      for (let i = 0; i < LONG_TRIALS; i++) {
+        await settleDirect(rig);
+        trials.push(await lossyPathTrial(rig, { lossPct: 30, durationMs: 60_000, backTimeoutMs: 60_000 }));
+      }
+      add(
+        LOSSY,
+        trials.map((t) => t.measure),
+      );
+      metric(
+        'lossy: loss start → relay (s)',
+        trials.map((t) => t.toRelayMs),
+        1000,
+      );
+      metric(
+        'lossy: ping loss after the switch (%)',
+        trials.map((t) => t.lossAfterSwitchPct),
+      );
+      metric(
+        'lossy: ping loss during the fault (%)',
+        trials.map((t) => t.lossDuringPct),
+      );
+      metric(
+        'lossy: loss end → ice-direct (s)',
+        trials.map((t) => t.backToDirectMs),
+        1000,
+      );
+      metric(
+        'lossy: switches to relay (max of agents)',
+        trials.map((t) => Math.max(t.changes.peerA.toRelay, t.changes.peerB.toRelay)),
+      );
+      metric(
+        'lossy: switches to direct (max of agents)',
+        trials.map((t) => Math.max(t.changes.peerA.toDirect, t.changes.peerB.toDirect)),
+      );
+    }
+  } finally {
+    await rig.destroy();
+  }
+  log(`\nissue 11 recovery metrics (roam ${TRIALS} trials, consent/lossy ${LONG_TRIALS})\n${table(rows)}\n`);
+  results.recovery = metrics;
 }
 
 // ---- 2. throughput and RTT ----------------------------------------------------------------------

@@ -1,4 +1,17 @@
 export {
+  type ConsentLossTrial,
+  consentLossTrial,
+  type LossyPathTrial,
+  lossyPathTrial,
+  type PathChanges,
+  type RecoveredGap,
+  type RestartTrial,
+  type RoamTrial,
+  restartTrials,
+  roamTrial,
+  settleDirect,
+} from './recovery.js';
+export {
   formatTable,
   percentile,
   REPORT_DIR,

@@ -54,6 +54,8 @@ export type AgentTuning = Partial<{
 export interface RigOptions {
   natA?: NatKind;
   natB?: NatKind;
+  /** peerA's uplinks: 2 adds natC and `rig.lab.roam('peerA', 2 | 1)` (the lab's `uplinks`). */
+  uplinks?: 1 | 2;
   /** Number of relay servers in svc (1 or 2). */
   relays?: number;
   /** Which relays (indexes) each agent is configured with; default all of them, in order. */
@@ -138,7 +140,11 @@ export class Rig {
   ) {}
 
   static async create(options: RigOptions = {}): Promise<Rig> {
-    const lab = await Lab.create({ natA: options.natA ?? 'cone', natB: options.natB ?? 'cone' });
+    const lab = await Lab.create({
+      natA: options.natA ?? 'cone',
+      natB: options.natB ?? 'cone',
+      ...(options.uplinks ? { uplinks: options.uplinks } : {}),
+    });
     const rig = new Rig(lab, options);
     try {
       await rig.#startServices();
@@ -333,10 +339,14 @@ export class Rig {
     return out;
   }
 
-  /** Parsed JSON log lines of an agent (current process), optionally only `event`. */
-  events(role: Role, event?: string): Record<string, unknown>[] {
+  /**
+   * Parsed JSON log lines of an agent (current process), optionally only `event`, and only those
+   * written from `after` (a `mark`) on.
+   */
+  events(role: Role, event?: string, after = 0): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
-    for (const l of this.agents[role].proc.lines) {
+    const p = this.agents[role].proc;
+    for (const l of p.lines.slice(Math.max(0, after - p.linesDropped))) {
       if (!l.startsWith('{')) continue;
       try {
         const e = JSON.parse(l) as Record<string, unknown>;
@@ -464,12 +474,33 @@ export class Rig {
    */
   async countForwarded(nat: 'natA' | 'natB', src: string): Promise<() => Promise<number>> {
     const comment = `chaos-acct-${src}`;
-    const ipt = (...args: string[]) => this.lab.execOk(nat, ['iptables', '-w', '10', ...args]);
-    await ipt('-I', 'FORWARD', '-s', src, '-m', 'comment', '--comment', comment);
-    return async () => {
-      const line = (await ipt('-nvx', '-L', 'FORWARD')).stdout.split('\n').find((l) => l.includes(comment));
-      return Number(line?.trim().split(/\s+/)[0] ?? Number.NaN);
-    };
+    await this.lab.execOk(nat, [
+      'iptables',
+      '-w',
+      '10',
+      '-I',
+      'FORWARD',
+      '-s',
+      src,
+      '-m',
+      'comment',
+      '--comment',
+      comment,
+    ]);
+    return () => this.rulePackets(nat, 'FORWARD', comment);
+  }
+
+  /** The packet counter of the first rule in `chain` whose comment is `comment` (NaN if none), e.g. a lab fault's. */
+  async rulePackets(ns: string, chain: string, comment: string): Promise<number> {
+    const list = await this.lab.execOk(ns, ['iptables', '-w', '10', '-nvx', '-L', chain]);
+    const line = list.stdout.split('\n').find((l) => l.includes(`/* ${comment} */`));
+    return Number(line?.trim().split(/\s+/)[0] ?? Number.NaN);
+  }
+
+  /** `wg show <ifname> dump` of the role's agent interface (keys, endpoint, latest-handshake, rx/tx). */
+  async wgDump(role: Role): Promise<string> {
+    const r = await this.lab.exec(role, ['wg', 'show', this.agents[role].ifname, 'dump']);
+    return `${r.stdout}${r.stderr}`.trim();
   }
 
   /** The last lines of every agent, for an assertion message. */

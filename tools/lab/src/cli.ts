@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * mesh-lab CLI: `up | down <runId> | cleanup | status | demo`.
- *   up [--natA cone|symmetric] [--natB cone|symmetric] [--run-id ID] [--coturn]
+ *   up [--natA cone|symmetric] [--natB cone|symmetric] [--uplinks 1|2] [--run-id ID] [--coturn]
  *      builds a lab, prints its namespaces and addresses as JSON, keeps it until Ctrl-C.
  */
 import { spawn } from 'node:child_process';
@@ -17,7 +17,7 @@ import { cleanupLeftoverLabs, ownerAlive, readRecords, recordPath, teardownSync 
 import type { NatKind } from './topology.js';
 
 const USAGE = `usage: mesh-lab <command>
-  up [--natA cone|symmetric] [--natB cone|symmetric] [--run-id ID] [--coturn]
+  up [--natA cone|symmetric] [--natB cone|symmetric] [--uplinks 1|2] [--run-id ID] [--coturn]
                  build a lab, print it, keep it until Ctrl-C
   down <runId>   remove the lab with this run id (asks its owner to stop first)
   cleanup        remove labs whose owner process is dead
@@ -29,12 +29,18 @@ function natKind(v: string | undefined): NatKind {
   throw new LabError(LabErrorCodes.INVALID, `NAT kind must be cone or symmetric (got '${v}')`);
 }
 
+function uplinks(v: string | undefined): 1 | 2 {
+  if (v === undefined || v === '1' || v === '2') return v === '2' ? 2 : 1;
+  throw new LabError(LabErrorCodes.INVALID, `--uplinks must be 1 or 2 (got '${v}')`);
+}
+
 async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
       natA: { type: 'string' },
       natB: { type: 'string' },
+      uplinks: { type: 'string' },
       'run-id': { type: 'string' },
       coturn: { type: 'boolean' },
     },
@@ -42,6 +48,7 @@ async function up(argv: string[]): Promise<void> {
   const lab = await Lab.create({
     natA: natKind(values.natA),
     natB: natKind(values.natB),
+    uplinks: uplinks(values.uplinks),
     runId: values['run-id'],
     logger: new JsonLinesLogger({ write: (l) => process.stderr.write(l) }),
   });

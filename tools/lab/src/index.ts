@@ -6,13 +6,26 @@ export {
   generateKeyPair,
   type KeyPair,
   Lab,
+  type LabNats,
   type LabOptions,
   type PortForward,
   udpAgentScript,
   type WireguardGoHandle,
   type WireguardGoOptions,
 } from './lab.js';
-export { type NatRole, netnsName, newRunId, type PeerRole, parseNetnsName, ROLES, type Role } from './names.js';
+export {
+  type BaseRole,
+  type LabNamespaces,
+  type NatRole,
+  netnsName,
+  newRunId,
+  OPTIONAL_ROLES,
+  type OptionalRole,
+  type PeerRole,
+  parseNetnsName,
+  ROLES,
+  type Role,
+} from './names.js';
 export {
   type Outage,
   OutageMonitor,
@@ -43,5 +56,7 @@ export {
   type NetemOptions,
   type Proto,
   SVC_NET,
+  UPLINKS,
+  type Uplink,
 } from './topology.js';
 export { type Datagram, UdpAgent, type UdpAgentOptions } from './udp-agent-client.js';

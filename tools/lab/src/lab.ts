@@ -8,11 +8,12 @@ import { commandFailed, type ExecOptions, type ExecResult, runCommand } from './
 import {
   assertIfname,
   assertRunId,
+  type LabNamespaces,
   type NatRole,
   namespaceNames,
   newRunId,
+  OPTIONAL_ROLES,
   type PeerRole,
-  ROLES,
   type Role,
   wgIfname,
 } from './names.js';
@@ -35,6 +36,8 @@ import {
   DEV,
   type Direction,
   dropDirectionRule,
+  dropStunRule,
+  findUplink,
   inNs,
   ipIn,
   iptablesIn,
@@ -49,9 +52,12 @@ import {
   portForwardRule,
   qdiscDeleteCommand,
   type RuleSpec,
+  roamCommands,
   tbfCommand,
   topologyCommands,
   topologyRoutes,
+  udpLossRule,
+  uplinkVia,
   WAN_PREFIX,
 } from './topology.js';
 import { UdpAgent, type UdpAgentOptions } from './udp-agent-client.js';
@@ -59,6 +65,12 @@ import { UdpAgent, type UdpAgentOptions } from './udp-agent-client.js';
 export interface LabOptions {
   natA?: NatKind;
   natB?: NatKind;
+  /**
+   * peerA's uplinks (default 1). With 2, peerA also has `eth1` (down, no address) to its own NAT
+   * namespace natC (`natC` kind, cone by default) → inet, and `lab.roam('peerA', 2)` moves it there.
+   */
+  uplinks?: 1 | 2;
+  natC?: NatKind;
   /** 1-8 characters [a-z0-9]; random by default. Every namespace name carries it. */
   runId?: string;
   logger?: Logger;
@@ -156,33 +168,39 @@ function installExitHandlers(): void {
   }
 }
 
+/** The NAT kind of each NAT a lab has. */
+export type LabNats = Record<'natA' | 'natB', NatKind> & Partial<Record<'natC', NatKind>>;
+
 /**
- * A real network (ARCHITECTURE §6) in six namespaces: peerA – natA – inet – natB – peerB, svc on inet.
+ * A real network (ARCHITECTURE §6) in six namespaces: peerA – natA – inet – natB – peerB, svc on inet
+ * (and natC, peerA's second uplink, with `uplinks: 2`).
  * Build with `Lab.create()`, always `destroy()` (also done on process exit and SIGINT/SIGTERM).
  */
 export class Lab {
   readonly runId: string;
-  /** Real namespace names (`m<runid>-<role>`). */
-  readonly ns: Readonly<Record<Role, string>>;
-  /** Current addresses; `natAWan`/`natBWan` change with `rotatePublicIp`. */
+  /** Real namespace names (`m<runid>-<role>`) of the namespaces this lab has. */
+  readonly ns: Readonly<LabNamespaces>;
+  /** Current addresses; `natAWan`/`natBWan`/`natCWan` change with `rotatePublicIp`. */
   readonly addr: LabAddresses;
   /** In-namespace interface names. */
   readonly dev = DEV;
-  readonly nat: Readonly<Record<NatRole, NatKind>>;
+  readonly nat: Readonly<LabNats>;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #record: LabRecord;
   readonly #procs = new Set<LabProcess>();
   readonly #monitors = new Set<OutageMonitor>();
   readonly #rules = new Map<string, { role: Role; table: string; chain: string; spec: RuleSpec }>();
+  /** The uplink each peer is on (`roam`). */
+  readonly #uplink: Record<PeerRole, number> = { peerA: 1, peerB: 1 };
   #wgCount = 0;
   #netemSupported: Promise<boolean> | undefined;
   #destroying: Promise<void> | undefined;
   #destroyed = false;
 
-  private constructor(runId: string, nat: Record<NatRole, NatKind>, log: Logger, clock: Clock) {
+  private constructor(runId: string, nat: LabNats, log: Logger, clock: Clock) {
     this.runId = runId;
-    this.ns = namespaceNames(runId);
+    this.ns = namespaceNames(runId, nat.natC ? ['natC'] : []);
     this.addr = { ...BASE_ADDR };
     this.nat = nat;
     this.#log = log;
@@ -192,7 +210,7 @@ export class Lab {
       pid: process.pid,
       pidStart: procStartTime(process.pid),
       createdAt: Date.now(),
-      namespaces: ROLES.map((r) => this.ns[r]),
+      namespaces: Object.values(this.ns),
       sockets: [],
     };
   }
@@ -210,12 +228,12 @@ export class Lab {
     assertRunId(runId);
     const log = (options.logger ?? silentLogger).child({ lab: runId });
     if (options.cleanupLeftovers !== false) cleanupLeftoverLabs({ logger: log });
-    const lab = new Lab(
-      runId,
-      { natA: options.natA ?? 'cone', natB: options.natB ?? 'cone' },
-      log,
-      options.clock ?? systemClock,
-    );
+    if (options.uplinks !== undefined && options.uplinks !== 1 && options.uplinks !== 2) {
+      throw new LabError(LabErrorCodes.INVALID, `uplinks must be 1 or 2 (got ${options.uplinks})`);
+    }
+    const nats: LabNats = { natA: options.natA ?? 'cone', natB: options.natB ?? 'cone' };
+    if (options.uplinks === 2) nats.natC = options.natC ?? 'cone';
+    const lab = new Lab(runId, nats, log, options.clock ?? systemClock);
     const taken = lab.#record.namespaces.filter((n) => existsSync(`/run/netns/${n}`));
     if (taken.length > 0) throw new LabError(LabErrorCodes.INVALID, `run id '${runId}' is in use: ${taken.join(', ')}`);
     // The record comes first: a crash from here on leaves a lab that cleanupLeftoverLabs can find.
@@ -235,14 +253,18 @@ export class Lab {
 
   /** Accepts a role ('peerA') or one of this lab's namespace names; anything else is an error. */
   resolveNs(nsOrRole: string): string {
-    if ((ROLES as readonly string[]).includes(nsOrRole)) return this.ns[nsOrRole as Role];
+    const byRole = this.ns[nsOrRole as Role];
+    if (byRole !== undefined) return byRole;
     if (this.#record.namespaces.includes(nsOrRole)) return nsOrRole;
-    throw new LabError(LabErrorCodes.INVALID, `'${nsOrRole}' is not a namespace or role of lab ${this.runId}`);
+    const hint = (OPTIONAL_ROLES as readonly string[]).includes(nsOrRole)
+      ? ' (natC needs Lab.create({ uplinks: 2 }))'
+      : '';
+    throw new LabError(LabErrorCodes.INVALID, `'${nsOrRole}' is not a namespace or role of lab ${this.runId}${hint}`);
   }
 
   #role(nsOrRole: string): Role {
     const name = this.resolveNs(nsOrRole);
-    return ROLES.find((r) => this.ns[r] === name)!;
+    return (Object.keys(this.ns) as Role[]).find((r) => this.ns[r] === name)!;
   }
 
   #alive(): void {
@@ -439,7 +461,7 @@ export class Lab {
     const info = NATS[nat];
     const old = this.addr[info.wanKey];
     const next = options.to ?? nextWanAddress(old);
-    const ns = this.ns[nat];
+    const ns = this.resolveNs(nat);
     const signal = options.signal;
     // Removing the address makes the kernel flush masqueraded conntrack entries, as a real re-dial does.
     await this.#run(ipIn(ns, 'addr', 'del', `${old}/${WAN_PREFIX}`, 'dev', DEV.natWan), { signal });
@@ -453,7 +475,7 @@ export class Lab {
   /** `conntrack -F` on a NAT: every mapping is gone. */
   async conntrackFlush(nat: NatRole, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#alive();
-    await this.#run(inNs(this.ns[nat], ['conntrack', '-F']), options);
+    await this.#run(inNs(this.resolveNs(nat), ['conntrack', '-F']), options);
   }
 
   /** Blocks (true) or unblocks UDP through a NAT: peer↔peer only, svc stays reachable unless `all`. */
@@ -479,6 +501,56 @@ export class Lab {
     await this.#toggleRule(nat, 'filter', 'FORWARD', dropDirectionRule(direction, options), on, options.signal);
   }
 
+  /**
+   * Drops STUN between the peers through a NAT (ICE checks and consent; svc spared unless `all`)
+   * while every other UDP — WireGuard, the agents' probes — still flows.
+   */
+  async dropStun(nat: NatRole, on: boolean, options: { all?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await this.#toggleRule(nat, 'filter', 'FORWARD', dropStunRule(options.all ?? false), on, options.signal);
+  }
+
+  /**
+   * Random loss (`lossPct`, default 30) of peer↔peer UDP through a NAT, both directions; svc spared
+   * unless `all`, TCP untouched. Turning it on with another percentage replaces the rule; off removes it.
+   */
+  async udpLoss(
+    nat: NatRole,
+    on: boolean,
+    options: { lossPct?: number; all?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const want = udpLossRule(options.lossPct ?? 30, options.all ?? false);
+    const role = this.#role(nat);
+    for (const rule of [...this.#rules.values()]) {
+      const current = rule.role === role && rule.spec.includes('meshlab-udp-loss');
+      const keep = on && rule.spec.join(' ') === want.join(' ');
+      if (current && !keep) await this.#toggleRule(role, rule.table, rule.chain, rule.spec, false, options.signal);
+    }
+    if (on) await this.#toggleRule(role, 'filter', 'FORWARD', want, true, options.signal);
+  }
+
+  /** The uplink `peer` is on now (1 unless it roamed). */
+  uplink(peer: PeerRole): number {
+    return this.#uplink[peer];
+  }
+
+  /**
+   * Moves `peer` to its uplink `to` as a roam happens (Wi-Fi ↔ LTE, WAN failover): the new link up
+   * with its address, the default route via the new NAT, the old link's address removed and the
+   * link down. The new NAT is another network with its own public address; no-op if already there.
+   */
+  async roam(peer: PeerRole, to: number, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#alive();
+    const from = findUplink(peer, this.#uplink[peer])!;
+    const next = findUplink(peer, to);
+    if (!next || this.ns[next.nat] === undefined) {
+      throw new LabError(LabErrorCodes.INVALID, `${peer} has no uplink ${to} in lab ${this.runId} (uplinks: 2?)`);
+    }
+    if (next === from) return;
+    for (const argv of roamCommands(this.ns, from, next)) await this.#run(argv, options);
+    this.#uplink[peer] = to;
+    this.#log.info('lab-roam', { peer, from: from.index, to, via: next.nat });
+  }
+
   /** DNAT `wanPort` on the NAT's WAN address to its peer's `peerPort` (default the same port). */
   async portForward(
     nat: NatRole,
@@ -486,8 +558,7 @@ export class Lab {
   ): Promise<PortForward> {
     const proto = options.proto ?? 'udp';
     const peerPort = options.peerPort ?? options.wanPort;
-    const peer: PeerRole = NATS[nat].peer;
-    const spec = portForwardRule(this.addr[peer], proto, options.wanPort, peerPort);
+    const spec = portForwardRule(this.addr[uplinkVia(nat).addrKey], proto, options.wanPort, peerPort);
     await this.#toggleRule(nat, 'nat', 'PREROUTING', spec, true, options.signal);
     return {
       nat,
@@ -509,7 +580,7 @@ export class Lab {
     this.#alive();
     const key = `${role}|${table}|${chain}|${spec.join(' ')}`;
     if (on === this.#rules.has(key)) return; // idempotent
-    await this.#run(iptablesIn(this.ns[role], '-t', table, on ? '-I' : '-D', chain, ...spec), { signal });
+    await this.#run(iptablesIn(this.resolveNs(role), '-t', table, on ? '-I' : '-D', chain, ...spec), { signal });
     if (on) this.#rules.set(key, { role, table, chain, spec });
     else this.#rules.delete(key);
     this.#log.info('lab-rule', { role, table, chain, on, spec: spec.join(' ') });
@@ -539,7 +610,7 @@ export class Lab {
   ): Promise<void> {
     this.#alive();
     const role = this.#role(ns);
-    const nsName = this.ns[role];
+    const nsName = this.resolveNs(role);
     const { signal } = execOptions;
     // Start from a clean link: no qdisc, no loss rules (a missing qdisc is already the wanted state).
     await runCommand(qdiscDeleteCommand(nsName, dev), { clock: this.#clock, signal });
@@ -576,8 +647,8 @@ export class Lab {
   async linkUp(ns: string, dev: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.#alive();
     const role = this.#role(ns);
-    await this.#run(ipIn(this.ns[role], 'link', 'set', dev, 'up'), options);
-    for (const r of topologyRoutes(this.ns)) {
+    await this.#run(ipIn(this.resolveNs(role), 'link', 'set', dev, 'up'), options);
+    for (const r of topologyRoutes(this.ns, this.#uplink)) {
       if (r.role === role && r.dev === dev) await this.#run(r.argv, options);
     }
   }

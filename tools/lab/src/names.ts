@@ -1,16 +1,27 @@
 import { randomInt } from 'node:crypto';
 import { LabError, LabErrorCodes } from './errors.js';
 
-/** The namespaces of one lab (ARCHITECTURE §6). */
+/** The namespaces every lab has (ARCHITECTURE §6). */
 export const ROLES = ['peerA', 'natA', 'inet', 'natB', 'peerB', 'svc'] as const;
-export type Role = (typeof ROLES)[number];
-export type NatRole = 'natA' | 'natB';
+/** Namespaces a lab has only when built with them: natC is the NAT of peerA's second uplink (`uplinks: 2`). */
+export const OPTIONAL_ROLES = ['natC'] as const;
+/** A namespace every lab has. */
+export type BaseRole = (typeof ROLES)[number];
+/** A namespace only some labs have (see OPTIONAL_ROLES). */
+export type OptionalRole = (typeof OPTIONAL_ROLES)[number];
+/** Any namespace of a lab. */
+export type Role = BaseRole | OptionalRole;
+/** The NAT namespaces. */
+export type NatRole = 'natA' | 'natB' | 'natC';
+/** The peer namespaces. */
 export type PeerRole = 'peerA' | 'peerB';
+/** One lab's namespace names: every base role, plus the optional roles it was built with. */
+export type LabNamespaces = Record<BaseRole, string> & Partial<Record<OptionalRole, string>>;
 
 const RUN_ID_RE = /^[a-z0-9]{1,8}$/;
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 /** `m<runid>-<role>`: the prefix is how leftovers of crashed runs are found. */
-const NETNS_RE = /^m([a-z0-9]{1,8})-(peerA|natA|inet|natB|peerB|svc)$/;
+const NETNS_RE = new RegExp(`^m([a-z0-9]{1,8})-(${[...ROLES, ...OPTIONAL_ROLES].join('|')})$`);
 
 /** A fresh run id: 6 characters of [a-z0-9] from node:crypto. */
 export function newRunId(): string {
@@ -29,8 +40,9 @@ export function netnsName(runId: string, role: Role): string {
   return `m${runId}-${role}`;
 }
 
-export function namespaceNames(runId: string): Record<Role, string> {
-  return Object.fromEntries(ROLES.map((r) => [r, netnsName(runId, r)])) as Record<Role, string>;
+/** The names of a lab's namespaces: the base roles and the given optional ones. */
+export function namespaceNames(runId: string, optional: readonly OptionalRole[] = []): LabNamespaces {
+  return Object.fromEntries([...ROLES, ...optional].map((r) => [r, netnsName(runId, r)])) as LabNamespaces;
 }
 
 /** Parses a namespace name of ours into run id and role; `undefined` for anyone else's namespace. */

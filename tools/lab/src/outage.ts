@@ -61,6 +61,8 @@ export interface ProbeResult {
   seq: number;
   sentAt: number;
   received: boolean;
+  /** When the reply arrived (ping's timestamp, wall ms); null for a lost probe. */
+  receivedAt: number | null;
 }
 
 export interface OutageTrackerEvents {
@@ -174,7 +176,7 @@ export class OutageTracker extends TypedEmitter<OutageTrackerEvents> {
       this.#lastSentAt = sentAt;
       this.#probes.delete(seq);
       this.#next = seq + 1;
-      this.emit('probe', { seq, sentAt, received: p.receivedAt !== undefined });
+      this.emit('probe', { seq, sentAt, received: p.receivedAt !== undefined, receivedAt: p.receivedAt ?? null });
     }
   }
 

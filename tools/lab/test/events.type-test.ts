@@ -7,7 +7,9 @@ import type { LabProcess } from '../src/process.js';
 declare const tracker: OutageTracker;
 declare const monitor: OutageMonitor;
 
-listen(tracker, 'probe', ({ seq, sentAt, received }) => [seq + sentAt, received]);
+listen(tracker, 'probe', ({ seq, sentAt, received, receivedAt }) => [seq + sentAt, received, receivedAt ?? 0]);
+// @ts-expect-error: receivedAt is null for a lost probe
+listen(tracker, 'probe', ({ receivedAt }) => receivedAt + 1);
 listen(tracker, 'outage-start', ({ startAt, lost }) => startAt + lost);
 listen(tracker, 'outage-end', ({ durationMs }) => durationMs?.toFixed());
 // @ts-expect-error: no such event

@@ -39,6 +39,9 @@ describe('names', () => {
       svc: 'mab12-svc',
     });
     expect(parseNetnsName('mab12-natB')).toEqual({ runId: 'ab12', role: 'natB' });
+    // optional namespaces only when asked for, and found as ours (leftover cleanup)
+    expect(namespaceNames('ab12', ['natC'])).toEqual({ ...ns, natC: 'mab12-natC' });
+    expect(parseNetnsName('mab12-natC')).toEqual({ runId: 'ab12', role: 'natC' });
     for (const other of ['peerA', 'mab12-svc2', 'xab12-peerA', 'mAB-peerA', 'm-peerA']) {
       expect(parseNetnsName(other)).toBeUndefined();
     }

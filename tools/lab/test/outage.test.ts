@@ -1,6 +1,6 @@
 import { FakeClock, TypedEmitter } from '@mesh/core';
 import { describe, expect, it } from 'vitest';
-import { type Outage, OutageMonitor, OutageTracker, parsePingLine, pingArgv } from '../src/outage.js';
+import { type Outage, OutageMonitor, OutageTracker, type ProbeResult, parsePingLine, pingArgv } from '../src/outage.js';
 
 const T0 = 1_795_600_000_000;
 const ts = (ms: number) => `[${(ms / 1000).toFixed(6)}]`;
@@ -73,7 +73,10 @@ describe('OutageTracker', () => {
     tr.observe(parsePingLine(noAnswer(T0 + 200, 2))!); // seq 2 sent at T0+100
     tr.observe(parsePingLine(reply(T0 + 600, 2, 500))!); // ...answered 500 ms later
     tr.observe(parsePingLine(reply(T0 + 201, 3, 1))!);
+    const probes: ProbeResult[] = [];
+    tr.on('probe', (p) => probes.push(p));
     tr.sweep(T0 + 2_000);
+    expect(probes[1]).toEqual({ seq: 2, sentAt: T0 + 100, received: true, receivedAt: T0 + 600 });
     expect(tr.outages()).toEqual([]);
     expect(tr.counts()).toEqual({ sent: 3, received: 3, lost: 0 });
   });

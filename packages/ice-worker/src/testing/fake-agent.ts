@@ -8,6 +8,7 @@ import type {
   IceAgentState,
   SelectedPair,
 } from '../agent.js';
+import { ConsentKeeper } from '../consent.js';
 import { IceAgentError, type IceCredentials } from '../wire.js';
 
 /** Options of a FakeIceNetwork. */
@@ -100,6 +101,9 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
   #paired = false;
   #peer: FakeIceAgent | undefined;
   readonly #net: FakeIceNetwork;
+  readonly #consent: ConsentKeeper;
+  /** How many times consentEvidence() was called while connected. */
+  consentAnswers = 0;
 
   constructor(net: FakeIceNetwork, config: IceAgentConfig, host: string) {
     super();
@@ -107,6 +111,11 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
     this.config = config;
     this.credentials = config.credentials;
     this.host = host;
+    this.#consent = new ConsentKeeper({
+      clock: net.clock,
+      log: config.logger,
+      onExpired: () => this.#setState('failed'),
+    });
   }
 
   /** Current state. */
@@ -193,6 +202,7 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
       remote: { type, address: peer.host, port: peer.port },
       rttMs: 1,
     };
+    this.#consent.answered();
     this.#setState('connected');
     this.#connectWaiter?.resolve(this.#pair);
     this.#connectWaiter = undefined;
@@ -209,10 +219,17 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
     return true;
   }
 
+  consentEvidence(): void {
+    if (this.#state !== 'connected') return;
+    this.consentAnswers++;
+    this.#consent.answered();
+  }
+
   close(): Promise<void> {
     this.closeCalls++;
     if (this.#state === 'closed') return Promise.resolve();
     this.#state = 'closed';
+    this.#consent.stop();
     for (const t of this.#timers) t.cancel();
     this.#timers = [];
     this.#connectWaiter?.reject(new ClosedError('agent closed'));
@@ -227,6 +244,12 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
   injectState(state: IceAgentState): void {
     if (this.#state !== 'closed') this.#state = state;
     this.emit('state', state);
+  }
+
+  /** Test hook: STUN consent expired (as werift reports it): failed unless probe answers keep consent. */
+  lapseStunConsent(): void {
+    if (this.#state === 'connected' && this.#consent.stunLapsed()) return;
+    this.#setState('failed');
   }
 
   /** Test hook: emits a local candidate, even after close. */

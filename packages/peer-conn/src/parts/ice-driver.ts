@@ -46,7 +46,11 @@ export class IceDriver {
     const old = this.#paths.ice;
     if (old && old.path !== info.path) this.#paths.detach(old);
     this.#c.counters.iceSessions++;
-    this.#paths.ice = this.#paths.attach(info.path, info.pair.kind, { reopened: false, sessionId: info.sessionId });
+    this.#paths.ice = this.#paths.attach(info.path, info.pair.kind, {
+      reopened: false,
+      sessionId: info.sessionId,
+      consentEvidence: () => info.path.consentEvidence(),
+    });
     this.#turnUpgradeTimer?.cancel();
     if (info.pair.kind === 'ice-direct') this.#turnUpgrade.reset();
     else if (this.#c.controller) this.#scheduleTurnUpgrade();
@@ -80,6 +84,16 @@ export class IceDriver {
     this.#paths.detach(slot);
     if (this.#paths.ice === slot) this.#paths.ice = null;
     this.#worker?.resetSessionId();
+  }
+
+  /**
+   * The host's network changed under the session (an address it may use is gone, the default route
+   * moved, or the network came back): rotate, so the next offer gathers on today's interfaces.
+   */
+  rotateForNetwork(): void {
+    const slot = this.#paths.ice;
+    if (slot) this.iceDead(slot, 'network-change');
+    else this.#worker?.resetSessionId();
   }
 
   stop(): Promise<unknown> {

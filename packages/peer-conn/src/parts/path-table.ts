@@ -13,8 +13,14 @@ export interface Slot {
   /** Relay only: opened to replace a stale entry. */
   reopened: boolean;
   everAlive: boolean;
+  /** The endpoint's probe loss over its window, percent; null until measured. */
+  lossPct: number | null;
+  /** Active, and WireGuard data has crossed it both ways since it became active. */
+  carrying: boolean;
   /** ICE only: the local session the path belongs to. */
   sessionId?: string;
+  /** ICE only: reports a probe answer as consent evidence to the ICE session. */
+  consentEvidence?: () => void;
 }
 
 /** Usable: attached, not judged dead, not silent. */
@@ -22,11 +28,16 @@ export function isUsable(slot: Slot): boolean {
   return !slot.dead && slot.alive !== false && !slot.path.closed;
 }
 
-/** The path to carry traffic: the best usable one by `PATH_PRIORITY`, or null. Pure. */
-export function bestPath(slots: readonly (Slot | null)[]): Slot | null {
+/**
+ * The path to carry traffic: the best usable one by `PATH_PRIORITY`, or null. With `iceDemoted`
+ * (the quality gate found ICE clearly lossier than the relay) ICE ranks below the relay, but
+ * still above nothing. Pure.
+ */
+export function bestPath(slots: readonly (Slot | null)[], iceDemoted = false): Slot | null {
+  const rank = (s: Slot) => (iceDemoted && s.kind !== 'relay' ? PATH_PRIORITY.relay - 0.5 : PATH_PRIORITY[s.kind]);
   let best: Slot | null = null;
   for (const s of slots) {
-    if (s !== null && isUsable(s) && (best === null || PATH_PRIORITY[s.kind] > PATH_PRIORITY[best.kind])) best = s;
+    if (s !== null && isUsable(s) && (best === null || rank(s) > rank(best))) best = s;
   }
   return best;
 }
@@ -48,9 +59,11 @@ export class PathTable {
   #outageSince: number | null = null;
   // -------------------------------------------------------------------------------------------
   readonly #c: Components;
+  readonly #iceDemoted: () => boolean;
 
-  constructor(components: Components) {
+  constructor(components: Components, init: { iceDemoted: () => boolean }) {
     this.#c = components;
+    this.#iceDemoted = init.iceDemoted;
   }
 
   get active(): Slot | null {
@@ -78,10 +91,10 @@ export class PathTable {
   attach(
     path: DatagramPath,
     kind: Slot['kind'],
-    extra: Pick<Slot, 'reopened' | 'sessionId'> = { reopened: false },
+    extra: Pick<Slot, 'reopened' | 'sessionId' | 'consentEvidence'> = { reopened: false },
   ): Slot {
     this.#c.endpoint.attach(path);
-    return { path, kind, alive: null, dead: false, everAlive: false, ...extra };
+    return { path, kind, alive: null, dead: false, everAlive: false, lossPct: null, carrying: false, ...extra };
   }
 
   /** Stops the endpoint using the path; `select` then picks a successor (and sees the outage). */
@@ -106,7 +119,7 @@ export class PathTable {
 
   /** Makes the best usable path active. */
   select(reason: string): void {
-    const best = bestPath([this.ice, this.relay]);
+    const best = bestPath([this.ice, this.relay], this.#iceDemoted());
     const prev = this.#active;
     if (best === prev) return;
     const now = this.#c.clock.now();
@@ -114,7 +127,10 @@ export class PathTable {
       // The active path died: traffic stopped when it last delivered anything, not when we noticed.
       this.#outageSince = prev.path.counters.lastRxAt || now;
     }
-    if (prev) this.#previous = { slot: prev, since: this.#activeSince, until: now };
+    if (prev) {
+      this.#previous = { slot: prev, since: this.#activeSince, until: now };
+      prev.carrying = false;
+    }
     this.#active = best;
     this.#activeSince = now;
     this.#c.endpoint.setActive(best?.path ?? null);
@@ -124,10 +140,21 @@ export class PathTable {
     this.maybeRecovered();
   }
 
-  /** Ends an outage once the active path has answered. */
+  /** The endpoint saw WireGuard data cross `path` both ways since it became active. */
+  onCarrying(path: DatagramPath): void {
+    const slot = this.#active;
+    if (slot?.path !== path) return;
+    slot.carrying = true;
+    this.maybeRecovered();
+  }
+
+  /**
+   * Ends an outage once WireGuard data crossed the active path both ways: a path that answers
+   * probes is not yet a tunnel that carries data (the handshake may still be missing).
+   */
   maybeRecovered(): void {
     const slot = this.#active;
-    if (this.#outageSince === null || !slot || slot.alive !== true) return;
+    if (this.#outageSince === null || !slot || slot.alive !== true || !slot.carrying) return;
     const outageMs = Math.max(0, this.#c.clock.now() - this.#outageSince);
     this.#outageSince = null;
     this.#c.counters.recoveries++;

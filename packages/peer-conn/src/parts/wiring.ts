@@ -7,6 +7,8 @@ import type { Components } from './components.js';
 import type { Handshaker } from './handshaker.js';
 import type { IceDriver } from './ice-driver.js';
 import type { Liveness } from './liveness.js';
+import type { PathTable } from './path-table.js';
+import type { PathQuality } from './quality.js';
 import type { RelayWorker } from './relay-worker.js';
 
 export interface Sources {
@@ -20,6 +22,8 @@ export interface Sources {
 export interface Handlers {
   handshaker: Handshaker;
   liveness: Liveness;
+  quality: PathQuality;
+  paths: PathTable;
   relay: RelayWorker;
   ice: IceDriver;
   /** Something changed that may need an offer (the guard re-checks). */
@@ -44,6 +48,8 @@ export function wire(subs: Subscriptions, c: Components, src: Sources, h: Handle
   // Liveness: probe verdicts and WireGuard's handshakes.
   subs.on(src.endpoint, 'path-alive', ({ path }) => c.run('path-alive', () => h.liveness.onVerdict(path, true)));
   subs.on(src.endpoint, 'path-silent', ({ path }) => c.run('path-silent', () => h.liveness.onVerdict(path, false)));
+  subs.on(src.endpoint, 'path-probe', (info) => c.run('path-probe', () => h.quality.onProbe(info)));
+  subs.on(src.endpoint, 'path-carrying', ({ path }) => c.run('path-carrying', () => h.paths.onCarrying(path)));
   subs.on(src.endpoint, 'path-closed', ({ path, reason }) =>
     c.run('path-closed', () => h.liveness.onPathClosed(path, reason)),
   );

@@ -163,6 +163,42 @@ describe('lab with cone NATs', () => {
     await lab.dropDirection('natA', 'outbound', false, { proto: 'udp' });
   });
 
+  it('dropStun drops STUN between the peers only; udpLoss drops peer UDP at random; svc is spared', async () => {
+    const stunDrops = () => ruleCount(lab, 'natA', 'FORWARD', 'meshlab-drop-stun');
+    agentA.send(lab.addr.natBWan, 5000, 'open-natA'); // natA's mapping, for B's punch
+    agentB.send(lab.addr.natAWan, 4000, 'punch3');
+    await agentA.receive((x) => x.data === 'punch3');
+    await lab.dropStun('natA', true);
+    await lab.dropStun('natA', true); // idempotent
+    // a STUN request to the peer is dropped; plain datagrams on the same flow still pass
+    void agentA.stun(lab.addr.natBWan, 5000, { timeoutMs: 500 }).catch(() => undefined);
+    await waitUntil(async () => (await stunDrops()) === 1, 'the STUN drop');
+    agentA.send(lab.addr.natBWan, 5000, 'not-stun');
+    await agentB.receive((x) => x.data === 'not-stun');
+    // STUN to svc passes: once a datagram sent after it has arrived, the counter has not moved
+    void agentA.stun(lab.addr.svc, 3479, { timeoutMs: 500 }).catch(() => undefined);
+    agentA.send(lab.addr.svc, 3479, 'after-stun-to-svc');
+    await agentSvc.receive((x) => x.data === 'after-stun-to-svc');
+    expect(await stunDrops()).toBe(1);
+    await lab.dropStun('natA', false);
+
+    const lossRules = async () =>
+      (await lab.execOk('natA', ['iptables', '-w', '10', '-S', 'FORWARD'])).stdout
+        .split('\n')
+        .filter((l) => l.includes('meshlab-udp-loss'));
+    await lab.udpLoss('natA', true, { lossPct: 100 });
+    await sendDropped(lab, agentA, lab.addr.natBWan, 5000, 'natA', 'FORWARD', 'meshlab-udp-loss');
+    agentA.send(lab.addr.svc, 3479, 'loss-spares-svc');
+    await agentSvc.receive((x) => x.data === 'loss-spares-svc');
+    await lab.udpLoss('natA', true, { lossPct: 30 }); // replaces the rule
+    expect(await lossRules()).toEqual([expect.stringMatching(/--probability 0\.(3|29)/)]);
+    await lab.udpLoss('natA', false);
+    expect(await lossRules()).toEqual([]);
+    agentA.send(lab.addr.natBWan, 5000, 'after-loss');
+    await agentB.receive((x) => x.data === 'after-loss');
+    expect(notArrived(agentB)).toBe(true);
+  });
+
   it('conntrackFlush removes the NAT mappings: the punched flow is dropped until B punches again', async () => {
     const entries = async () => (await lab.execOk('natB', ['conntrack', '-L', '-p', 'udp'])).stdout;
     await waitUntil(async () => (await entries()).includes('dport=4000'), 'the A↔B conntrack entry');
@@ -236,7 +272,7 @@ describe('lab with cone NATs', () => {
     expect(wa.ifname).not.toBe(wb.ifname);
     await lab.portForward('natB', { wanPort: 51820 });
     const endpoint = `${lab.addr.natBWan}:51820`;
-    await lab.execOk('peerA', [
+    const addPeerB = [
       'wg',
       'set',
       wa.ifname,
@@ -246,9 +282,17 @@ describe('lab with cone NATs', () => {
       endpoint,
       'allowed-ips',
       '100.64.0.2/32',
-    ]);
+    ];
+    await lab.execOk('peerA', addPeerB);
     await lab.execOk('peerB', ['wg', 'set', wb.ifname, 'peer', ka.publicKey, 'allowed-ips', '100.64.0.1/32']);
     await lab.execOk('peerA', ['ping', '-c1', '-W5', '100.64.0.2']);
+    // WireGuard never carries STUN's cookie where dropStun looks: a handshake and data pass it untouched
+    await lab.dropStun('natA', true);
+    await lab.execOk('peerA', ['wg', 'set', wa.ifname, 'peer', kb.publicKey, 'remove']);
+    await lab.execOk('peerA', addPeerB); // no session: the next packet starts a handshake
+    await lab.execOk('peerA', ['ping', '-c3', '-i', '0.2', '-W5', '100.64.0.2']);
+    expect(await ruleCount(lab, 'natA', 'FORWARD', 'meshlab-drop-stun')).toBe(0);
+    await lab.dropStun('natA', false);
     // our generated keys are what wg derives
     expect((await lab.execOk('peerB', ['wg', 'show', wb.ifname, 'public-key'])).stdout.trim()).toBe(kb.publicKey);
 
@@ -344,6 +388,59 @@ describe('lab with a symmetric NAT', () => {
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(recordPath(lab.runId))).toBe(false);
     await expect(lab.exec('peerA', ['true'])).rejects.toMatchObject({ code: 'ERR_LAB_DESTROYED' });
+  });
+});
+
+describe('lab with a second uplink', () => {
+  it('only when asked for: natC and eth1 exist with uplinks: 2', async () => {
+    const lab = await Lab.create();
+    try {
+      expect(lab.ns.natC).toBeUndefined();
+      expect(() => lab.resolveNs('natC')).toThrow(/uplinks: 2/);
+      await expect(lab.roam('peerA', 2)).rejects.toMatchObject({ code: 'ERR_LAB_INVALID' });
+      expect((await lab.exec('peerA', ['ip', 'link', 'show', 'eth1'])).code).not.toBe(0);
+    } finally {
+      await lab.destroy();
+    }
+  });
+
+  it('peerA roams to natC (new address, NAT and public address; the old link gone) and back; destroy removes natC', async () => {
+    const lab = await Lab.create({ uplinks: 2 });
+    const inet = async (dev: string) => {
+      const out = (await lab.execOk('peerA', ['ip', '-o', '-4', 'addr', 'show', 'dev', dev])).stdout;
+      const state = (await lab.execOk('peerA', ['ip', '-o', 'link', 'show', 'dev', dev])).stdout;
+      return { addr: /inet ([\d.]+)/.exec(out)?.[1] ?? null, up: /[<,]UP[,>]/.test(state) };
+    };
+    try {
+      expect(lab.ns.natC).toBe(`m${lab.runId}-natC`);
+      expect(await inet('eth1')).toEqual({ addr: null, up: false });
+      const svc = await lab.startUdpAgent('svc', { port: 3479 });
+      const a = await lab.startUdpAgent('peerA', { port: 4000 });
+      const seenFrom = async (data: string) => {
+        a.send(lab.addr.svc, 3479, data);
+        return (await svc.receive((x) => x.data === data)).from;
+      };
+      expect(await seenFrom('uplink-1')).toBe(lab.addr.natAWan);
+
+      await lab.roam('peerA', 2);
+      expect(lab.uplink('peerA')).toBe(2);
+      expect(await inet('eth1')).toEqual({ addr: lab.addr.peerA2, up: true });
+      expect(await inet('eth0')).toEqual({ addr: null, up: false });
+      expect(await seenFrom('uplink-2')).toBe(lab.addr.natCWan);
+      await lab.roam('peerA', 2); // already there
+      // natC is a home router like the others: unsolicited inbound UDP is dropped
+      expect((await lab.execOk('natC', ['iptables', '-w', '10', '-S', 'INPUT'])).stdout).toContain('NEW -j DROP');
+
+      await lab.roam('peerA', 1);
+      expect(await inet('eth0')).toEqual({ addr: lab.addr.peerA, up: true });
+      expect(await inet('eth1')).toEqual({ addr: null, up: false });
+      expect(await seenFrom('uplink-1-again')).toBe(lab.addr.natAWan);
+      await expect(lab.roam('peerA', 3)).rejects.toMatchObject({ code: 'ERR_LAB_INVALID' });
+    } finally {
+      await lab.destroy();
+    }
+    const list = execFileSync('ip', ['netns', 'list'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(list).not.toContain(`m${lab.runId}-`);
   });
 });
 

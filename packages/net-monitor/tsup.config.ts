@@ -1,0 +1,3 @@
+import { meshTsup } from '../../tsup.base.js';
+
+export default meshTsup({ index: 'src/index.ts' });

@@ -1,0 +1,3 @@
+import { meshVitest } from '../../vitest.base.js';
+
+export default meshVitest('@mesh/net-monitor', 'lab');

@@ -1,0 +1,138 @@
+import type { DatagramPath } from '@mesh/core';
+import { QUALITY } from '../constants.js';
+import type { Components } from './components.js';
+import { isUsable, type PathTable, type Slot } from './path-table.js';
+
+/** What the endpoint's probes say about one path: its loss over the window, and whether it is usable. */
+export interface QualitySample {
+  /** Lost probes over the endpoint's window, in percent; null until enough probes resolved. */
+  lossPct: number | null;
+  /** Attached, not judged dead, not silent. */
+  usable: boolean;
+}
+
+/** What the samples say right now about ICE against the relay standby. */
+export type QualityCondition = 'ice-lossy' | 'ice-clean' | 'neutral';
+
+/**
+ * The quality rule, pure. `ice-lossy`: ICE loses clearly more than a usable relay that has been
+ * measured (both must be known: an unmeasured relay is no better bet). `ice-clean`: ICE loses
+ * (almost) nothing. Anything else changes nothing.
+ */
+export function qualityCondition(ice: QualitySample | null, relay: QualitySample | null): QualityCondition {
+  if (!ice?.usable || ice.lossPct === null) return 'neutral';
+  if (ice.lossPct <= QUALITY.CLEAN_PCT) return 'ice-clean';
+  if (
+    ice.lossPct >= QUALITY.LOSSY_PCT &&
+    relay?.usable === true &&
+    relay.lossPct !== null &&
+    relay.lossPct + QUALITY.MARGIN_PCT <= ice.lossPct
+  ) {
+    return 'ice-lossy';
+  }
+  return 'neutral';
+}
+
+/** A decision of the gate: demote ICE below the relay, or promote it back. */
+export type QualitySwitch = 'demote' | 'promote';
+
+/**
+ * Hysteresis over `qualityCondition`: a condition must hold for a while before it switches, a
+ * demotion lasts at least its dwell (doubling while demotions recur), and switches are bounded
+ * per minute, so a path that is bad on and off cannot make the tunnel flap. Pure state machine:
+ * time comes in with each sample (monotonic ms); no timers.
+ */
+export class QualityGate {
+  // ---- Owned by PeerConn's queue. ----
+  #demoted = false;
+  #condition: QualityCondition = 'neutral';
+  #conditionSince = 0;
+  #demotedAt = 0;
+  #promotedAt = Number.NEGATIVE_INFINITY;
+  #dwellMs: number = QUALITY.MIN_DWELL_MS;
+  #switches: number[] = [];
+  // ------------------------------------
+
+  /** ICE ranks below the relay while true. */
+  get demoted(): boolean {
+    return this.#demoted;
+  }
+
+  /** Feeds the latest samples; returns the switch to make now, if any. */
+  onSample(nowMono: number, ice: QualitySample | null, relay: QualitySample | null): QualitySwitch | null {
+    const condition = qualityCondition(ice, relay);
+    if (condition !== this.#condition) {
+      this.#condition = condition;
+      this.#conditionSince = nowMono;
+    }
+    const held = nowMono - this.#conditionSince;
+    if (!this.#demoted && condition === 'ice-lossy' && held >= QUALITY.DEMOTE_AFTER_MS && this.#mayAt(nowMono)) {
+      // A relapse soon after the last promotion doubles the dwell: the path is bad on and off.
+      this.#dwellMs =
+        nowMono - this.#promotedAt < QUALITY.DWELL_MEMORY_MS
+          ? Math.min(this.#dwellMs * 2, QUALITY.MAX_DWELL_MS)
+          : QUALITY.MIN_DWELL_MS;
+      this.#demoted = true;
+      this.#demotedAt = nowMono;
+      return this.#switched(nowMono, 'demote');
+    }
+    if (
+      this.#demoted &&
+      condition === 'ice-clean' &&
+      held >= QUALITY.PROMOTE_AFTER_MS &&
+      nowMono - this.#demotedAt >= this.#dwellMs &&
+      this.#mayAt(nowMono)
+    ) {
+      this.#demoted = false;
+      this.#promotedAt = nowMono;
+      return this.#switched(nowMono, 'promote');
+    }
+    return null;
+  }
+
+  #mayAt(nowMono: number): boolean {
+    this.#switches = this.#switches.filter((t) => nowMono - t < 60_000);
+    return this.#switches.length < QUALITY.MAX_SWITCHES_PER_MIN;
+  }
+
+  #switched(nowMono: number, s: QualitySwitch): QualitySwitch {
+    this.#switches.push(nowMono);
+    return s;
+  }
+}
+
+/**
+ * Each resolved probe, as the endpoint reports it: the slot's loss, consent evidence for the ICE
+ * session (an answered probe proves the remote receives us), and the quality gate, which may
+ * re-rank ICE against the relay.
+ */
+export class PathQuality {
+  readonly gate = new QualityGate();
+  readonly #c: Components;
+  readonly #paths: PathTable;
+
+  constructor(components: Components, init: { paths: PathTable }) {
+    this.#c = components;
+    this.#paths = init.paths;
+  }
+
+  onProbe(info: { path: DatagramPath; answered: boolean; lossPct: number | null }): void {
+    const slot = this.#paths.slotOf(info.path);
+    if (!slot) return;
+    slot.lossPct = info.lossPct;
+    if (info.answered) slot.consentEvidence?.();
+    const { ice, relay } = this.#paths;
+    const decision = this.gate.onSample(this.#c.clock.monotonic(), sample(ice), sample(relay));
+    if (!decision) return;
+    this.#c.log.info('path-quality', {
+      decision,
+      iceLossPct: ice?.lossPct ?? null,
+      relayLossPct: relay?.lossPct ?? null,
+    });
+    this.#paths.select(`quality-${decision}`);
+  }
+}
+
+function sample(slot: Slot | null): QualitySample | null {
+  return slot ? { lossPct: slot.lossPct, usable: isUsable(slot) } : null;
+}
