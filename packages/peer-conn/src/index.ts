@@ -15,6 +15,7 @@ export {
   type SignalMessage,
 } from './messages.js';
 export {
+  followsRemoteToRelay,
   type QualityCondition,
   QualityGate,
   type QualitySample,

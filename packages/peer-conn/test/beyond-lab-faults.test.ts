@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { makePair, type Pair, upDirect } from './harness.js';
+import { QUALITY } from '../src/index.js';
+import { makePair, type Pair, type Side, upDirect } from './harness.js';
 
 // Issue 11: recovery beyond the lab's faults (consent loss, "recovered" before data, offline).
 // Each test fails on the PeerConn before it (see the comment in each).
@@ -96,4 +97,55 @@ describe('host network changes', () => {
     expect(a.events.filter((e) => e.type === 'session-rotated').length).toBeGreaterThan(rotated);
     await upDirect(pair);
   });
+});
+
+describe('lossy direct path', () => {
+  /** Fake-clock ms of the side's first move to the relay after `since`. */
+  const toRelayAt = (side: Side, since: number) =>
+    side.events.find((e) => e.type === 'path-changed' && (e.info as { to: string }).to === 'relay' && e.at > since)?.at;
+
+  it.each([1, 2, 3, 4, 5])(
+    'ICE losing 30 percent (seed %i): the later side follows the first onto the relay as soon as its own probes see loss',
+    async (seed) => {
+      pair = await makePair({ seed });
+      const { a, b, iceNet, until, clock } = pair;
+      await pair.start();
+      await upDirect(pair);
+      await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
+      await pair.run(15_000); // both relay windows measured clean
+      // Each side's ICE loss estimate as its probes are judged.
+      const estimates = new Map<Side, { at: number; lossPct: number | null }[]>([
+        [a, []],
+        [b, []],
+      ]);
+      for (const side of [a, b]) {
+        side.endpoint.on('path-probe', ({ path, lossPct }) => {
+          if (path.kind === 'ice-direct') estimates.get(side)!.push({ at: clock.monotonic(), lossPct });
+        });
+      }
+      const since = clock.monotonic();
+      iceNet.loss = 0.3;
+      // WireGuard traffic both ways, as a ping would make: the remote's move shows in its data.
+      for (let t = 0; t < 600 && (toRelayAt(a, since) === undefined || toRelayAt(b, since) === undefined); t++) {
+        a.wg.sendData();
+        b.wg.sendData();
+        await pair.run(100);
+      }
+      const [first, later] = [a, b].sort((x, y) => (toRelayAt(x, since) ?? 0) - (toRelayAt(y, since) ?? 0));
+      const firstAt = toRelayAt(first!, since);
+      const laterAt = toRelayAt(later!, since);
+      expect(firstAt, 'the first side on the relay').toBeDefined();
+      expect(laterAt, 'the later side on the relay').toBeDefined();
+      // The later side's own evidence: its estimate at the first side's move, or the first one after
+      // it, at FOLLOW_PCT or more. Before the follow rule it waited for LOSSY_PCT held 1 s (seconds more).
+      const own = estimates.get(later!)!;
+      const current = own.filter((x) => x.at <= firstAt!).at(-1);
+      const evidenceAt =
+        current && (current.lossPct ?? 0) >= QUALITY.FOLLOW_PCT
+          ? firstAt!
+          : own.find((x) => x.at > firstAt! && (x.lossPct ?? 0) >= QUALITY.FOLLOW_PCT)?.at;
+      expect(evidenceAt).toBeDefined();
+      expect(laterAt! - evidenceAt!).toBeLessThanOrEqual(200);
+    },
+  );
 });

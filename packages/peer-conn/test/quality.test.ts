@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { QUALITY, QualityGate, type QualitySample, type QualitySwitch, qualityCondition } from '../src/index.js';
+import {
+  followsRemoteToRelay,
+  QUALITY,
+  QualityGate,
+  type QualitySample,
+  type QualitySwitch,
+  qualityCondition,
+} from '../src/index.js';
 import { networkReaction } from '../src/parts/network.js';
 
 const s = (lossPct: number | null, usable = true): QualitySample => ({ lossPct, usable });
@@ -19,6 +26,22 @@ describe('qualityCondition (pure)', () => {
     { name: 'ICE unusable', ice: s(0, false), relay: s(0), want: 'neutral' },
   ] as const)('$name → $want', ({ ice, relay, want }) => {
     expect(qualityCondition(ice, relay)).toBe(want);
+  });
+});
+
+describe('followsRemoteToRelay (pure)', () => {
+  it.each([
+    { name: 'ICE 10 %, relay 0 %', ice: s(QUALITY.FOLLOW_PCT), relay: s(0), want: true },
+    { name: 'ICE 50 %, relay 10 %', ice: s(50), relay: s(10), want: true },
+    { name: 'ICE clean (the remote moved for its own reasons)', ice: s(0), relay: s(0), want: false },
+    { name: 'ICE just under the follow bound', ice: s(QUALITY.FOLLOW_PCT - 1), relay: s(0), want: false },
+    { name: 'ICE unmeasured', ice: s(null), relay: s(0), want: false },
+    { name: 'relay unmeasured', ice: s(30), relay: s(null), want: false },
+    { name: 'relay unusable', ice: s(30), relay: s(0, false), want: false },
+    { name: 'relay as lossy as ICE', ice: s(30), relay: s(30), want: false },
+    { name: 'ICE unusable', ice: s(30, false), relay: s(0), want: false },
+  ] as const)('$name → $want', ({ ice, relay, want }) => {
+    expect(followsRemoteToRelay(ice, relay)).toBe(want);
   });
 });
 
@@ -65,6 +88,19 @@ describe('QualityGate (hysteresis)', () => {
     const promotions = switches.filter((x) => x.s === 'promote').map((x) => x.t);
     const dwells = promotions.map((p, i) => p - demotions[i]!);
     for (let i = 1; i < dwells.length; i++) expect(dwells[i]!).toBeGreaterThan(dwells[i - 1]!);
+  });
+
+  it('the remote moved to the relay: demoted at once on 10 % of our own loss (its own rule needs 20 % for 1 s)', () => {
+    const gate = new QualityGate();
+    expect(run(gate, 10, (t) => (t < 5 ? 0 : QUALITY.FOLLOW_PCT))).toEqual([]);
+    expect(gate.onSample(10_000, s(0), s(0), true)).toBeNull(); // ICE clean here: stay
+    expect(gate.onSample(10_000, s(QUALITY.FOLLOW_PCT), s(0), false)).toBeNull(); // the remote still on ICE
+    expect(gate.onSample(10_000, s(QUALITY.FOLLOW_PCT), s(0), true)).toBe('demote');
+    expect(gate.demoted).toBe(true);
+    expect(gate.onSample(10_500, s(50), s(0), true)).toBeNull(); // already demoted
+    // The dwell holds as for a demotion of its own.
+    const back = run(gate, 40, () => 0, 11);
+    expect(back).toEqual([{ t: 10 + QUALITY.MIN_DWELL_MS / 1000, s: 'promote' }]);
   });
 
   it('an unmeasured ICE path (a new session) changes nothing: demoted stays demoted', () => {

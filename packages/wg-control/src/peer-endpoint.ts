@@ -162,6 +162,12 @@ export interface PeerEndpointEvents {
    * count. Setting the path active again (after another or none) re-arms it.
    */
   'path-carrying': (info: { path: DatagramPath; afterMs: number }) => void;
+  /**
+   * The remote's WireGuard transport messages now arrive on another path than the last one did:
+   * the far side moved its traffic (its own path choice). Once per move; a packet still in flight
+   * on the old path moves it back, so a listener should act only on its own evidence as well.
+   */
+  'remote-path': (info: { path: DatagramPath; from: DatagramPath | null }) => void;
 }
 
 /**
@@ -190,6 +196,8 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
   #carriedOut = false;
   #carriedIn = false;
   #carrying = false;
+  /** The path the remote's latest transport message came in on; null before the first. */
+  #remotePath: DatagramPath | null = null;
   readonly #clock: Clock;
   readonly #stats: PeerEndpointStats = {
     fromWireguard: { packets: 0, bytes: 0 },
@@ -233,7 +241,7 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
       trafficTrustMs: positive(options.trafficTrustWindowMs ?? TRAFFIC_TRUST_WINDOW_MS, 'trafficTrustWindowMs'),
       onDatagram: (entry, d) => this.#fromPath(entry, d),
       onClosed: (entry, info) => {
-        if (this.#active === entry.path) this.#setActive(null, 'closed');
+        this.#forget(entry.path, 'closed');
         this.emit('path-closed', { path: entry.path, reason: info.reason });
       },
       onAlive: (info) => this.emit('path-alive', info),
@@ -259,6 +267,11 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
   /** The path WireGuard's packets go to, null when none. */
   get active(): DatagramPath | null {
     return this.#active;
+  }
+
+  /** The path the remote's latest WireGuard transport message came in on; null before the first (or after it was detached). */
+  get remotePath(): DatagramPath | null {
+    return this.#remotePath;
   }
 
   /** The attached paths. */
@@ -335,7 +348,13 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
   /** Stops listening on a path (idempotent); clears the active path when it was this one. */
   detach(path: DatagramPath): void {
     if (!this.#paths.remove(path)) return;
-    if (this.#active === path) this.#setActive(null, 'detached');
+    this.#forget(path, 'detached');
+  }
+
+  /** A path left the table: it is neither active nor the remote's any more. */
+  #forget(path: DatagramPath, reason: 'detached' | 'closed'): void {
+    if (this.#remotePath === path) this.#remotePath = null;
+    if (this.#active === path) this.#setActive(null, reason);
   }
 
   /** Chooses the path WireGuard's packets go to; null drops them (counted). The path must be attached. */
@@ -423,7 +442,15 @@ export class PeerEndpoint extends TypedEmitter<PeerEndpointEvents> {
     if (entry.path === this.#active && (d[0] === MESSAGE_TRANSPORT_TYPE || d[0] === MESSAGE_RESPONSE_TYPE)) {
       this.#carriedIn = true;
     }
+    if (d[0] === MESSAGE_TRANSPORT_TYPE && entry.path !== this.#remotePath) this.#remoteMoved(entry.path);
     this.#checkCarrying();
+  }
+
+  #remoteMoved(path: DatagramPath): void {
+    const from = this.#remotePath;
+    this.#remotePath = path;
+    this.#log.debug('remote-path', { path: path.kind, from: from?.kind ?? null });
+    this.emit('remote-path', { path, from });
   }
 
   #toWireguard(d: Buffer): void {

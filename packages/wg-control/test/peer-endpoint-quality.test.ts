@@ -182,3 +182,25 @@ describe('PeerEndpoint: path-carrying', () => {
     expect(a.ep.pathStatus(pa)!.carrying).toBe(false);
   });
 });
+
+describe('PeerEndpoint: remote-path', () => {
+  it('is emitted when the remote’s transport messages move to another path, once per move', async () => {
+    const { clock, a, pa, remote } = await sideWithRemote();
+    const other = remotePath(clock, a.ep, 'other');
+    const moves: string[] = [];
+    a.ep.on('remote-path', ({ path, from }) => moves.push(`${from?.kind ?? null}→${path.kind}`));
+    a.ep.setActive(pa);
+    expect(a.ep.remotePath).toBeNull();
+    remote.send(wgMessage(1)); // an initiation says nothing about the remote's choice
+    remote.send(transport(1));
+    remote.send(transport(1));
+    await a.wg.waitFor(3);
+    other.remote.send(transport(1)); // the remote moved to the other path
+    other.remote.send(transport(1));
+    await a.wg.waitFor(5);
+    expect(moves).toEqual(['null→remote', 'remote→other']);
+    expect(a.ep.remotePath).toBe(other.path);
+    a.ep.detach(other.path);
+    expect(a.ep.remotePath).toBeNull();
+  });
+});

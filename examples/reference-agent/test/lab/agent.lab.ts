@@ -76,8 +76,22 @@ describe('mesh-agent in the lab (cone NATs)', () => {
     expect(status.peers).toHaveLength(1);
     const peer = status.peers[0];
     expect(Object.keys(peer).sort()).toEqual(
-      ['counters', 'iceSessionId', 'lastHandshakeAt', 'path', 'publicKey', 'rxBytes', 'txBytes'].sort(),
+      [
+        'carrying',
+        'counters',
+        'iceDemoted',
+        'iceSessionId',
+        'lastHandshakeAt',
+        'loss',
+        'offline',
+        'path',
+        'publicKey',
+        'rxBytes',
+        'txBytes',
+      ].sort(),
     );
+    expect(peer).toMatchObject({ carrying: true, iceDemoted: false, offline: false });
+    expect(Object.keys(peer.loss).sort()).toEqual(['ice', 'relay']);
     expect(Object.keys(peer.counters).sort()).toEqual(
       ['iceSessions', 'offersReceived', 'offersSent', 'recoveries', 'relayReopens', 'relayTeardowns'].sort(),
     );
@@ -124,6 +138,8 @@ describe('mesh-agent in the lab (cone NATs)', () => {
     const logged = (event: string) =>
       a.proc.waitForLine((l) => l.includes(`"event":"${event}"`), { after, timeoutMs: 30_000 });
     await al.lab.blockUdp('natA', true);
+    // Traffic through the tunnel meanwhile: `recovered` means WireGuard data crossed the new path.
+    const traffic = al.lab.startOutageMonitor('peerA', OVERLAY.peerB, { intervalMs: 200 });
     try {
       const recovered = JSON.parse(await logged('recovered'));
       expect(recovered).toMatchObject({ level: 'info', peer: expect.any(String), outageMs: expect.any(Number) });
@@ -133,6 +149,7 @@ describe('mesh-agent in the lab (cone NATs)', () => {
       const ping = await al.lab.execOk('peerA', ['ping', '-c', '3', '-W', '2', OVERLAY.peerB]);
       expect(ping.stdout).toMatch(/3 received/);
     } finally {
+      await traffic.stop();
       await al.lab.blockUdp('natA', false);
     }
   });

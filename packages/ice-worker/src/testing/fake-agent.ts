@@ -21,6 +21,8 @@ export interface FakeIceNetworkOptions {
   gatherDelayMs?: number;
   /** Time close() takes to resolve. Default 0. */
   closeDelayMs?: number;
+  /** Draws for `loss`; Math.random by default (pass a seeded one for reproducible tests). */
+  random?: () => number;
 }
 
 /**
@@ -44,6 +46,9 @@ export class FakeIceNetwork {
   reachable = true;
   /** Candidate type both ends of the next nominated pairs report: `relay` makes an `ice-turn` path. */
   pairType: 'host' | 'relay' = 'host';
+  /** Share (0–1) of the datagrams agents send that are silently lost, each drawn alone. */
+  loss = 0;
+  readonly #random: () => number;
   #nextHost = 1;
 
   constructor(options: FakeIceNetworkOptions = {}) {
@@ -51,6 +56,12 @@ export class FakeIceNetwork {
     this.connectDelayMs = options.connectDelayMs ?? 20;
     this.gatherDelayMs = options.gatherDelayMs ?? 0;
     this.closeDelayMs = options.closeDelayMs ?? 0;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** True when a datagram sent now is lost (`loss`). */
+  drops(): boolean {
+    return this.loss > 0 && this.#random() < this.loss;
   }
 
   /** An IceAgentFactory building agents on this network. */
@@ -211,7 +222,7 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
   send(datagram: Uint8Array): boolean {
     if (this.#state !== 'connected') return false;
     const peer = this.#peer;
-    if (!peer || !this.#net.reachable) return true;
+    if (!peer || !this.#net.reachable || this.#net.drops()) return true;
     const copy = Buffer.from(datagram);
     setImmediate(() => {
       if (peer.#state === 'connected' && peer.#peer === this) peer.emit('data', copy);

@@ -33,6 +33,17 @@ export function qualityCondition(ice: QualitySample | null, relay: QualitySample
   return 'neutral';
 }
 
+/**
+ * The follow rule, pure: the remote moved its traffic to the relay, and our own probes see ICE
+ * losing too (at least FOLLOW_PCT) while the usable relay loses less. Each side's gate decides
+ * from its own window, and two windows over the same loss disagree by seconds; until both sides
+ * have moved, one direction of the tunnel still crosses the lossy path.
+ */
+export function followsRemoteToRelay(ice: QualitySample | null, relay: QualitySample | null): boolean {
+  if (!ice?.usable || ice.lossPct === null || ice.lossPct < QUALITY.FOLLOW_PCT) return false;
+  return relay?.usable === true && relay.lossPct !== null && relay.lossPct < ice.lossPct;
+}
+
 /** A decision of the gate: demote ICE below the relay, or promote it back. */
 export type QualitySwitch = 'demote' | 'promote';
 
@@ -58,23 +69,30 @@ export class QualityGate {
     return this.#demoted;
   }
 
-  /** Feeds the latest samples; returns the switch to make now, if any. */
-  onSample(nowMono: number, ice: QualitySample | null, relay: QualitySample | null): QualitySwitch | null {
+  /**
+   * Feeds the latest samples, and whether the remote's traffic arrives on the relay; returns the
+   * switch to make now, if any. A remote on the relay is followed at once when
+   * `followsRemoteToRelay` holds (same dwell and switch bound as a demotion of our own).
+   */
+  onSample(
+    nowMono: number,
+    ice: QualitySample | null,
+    relay: QualitySample | null,
+    remoteOnRelay = false,
+  ): QualitySwitch | null {
     const condition = qualityCondition(ice, relay);
     if (condition !== this.#condition) {
       this.#condition = condition;
       this.#conditionSince = nowMono;
     }
     const held = nowMono - this.#conditionSince;
-    if (!this.#demoted && condition === 'ice-lossy' && held >= QUALITY.DEMOTE_AFTER_MS && this.#mayAt(nowMono)) {
-      // A relapse soon after the last promotion doubles the dwell: the path is bad on and off.
-      this.#dwellMs =
-        nowMono - this.#promotedAt < QUALITY.DWELL_MEMORY_MS
-          ? Math.min(this.#dwellMs * 2, QUALITY.MAX_DWELL_MS)
-          : QUALITY.MIN_DWELL_MS;
-      this.#demoted = true;
-      this.#demotedAt = nowMono;
-      return this.#switched(nowMono, 'demote');
+    const follow = remoteOnRelay && followsRemoteToRelay(ice, relay);
+    if (
+      !this.#demoted &&
+      ((condition === 'ice-lossy' && held >= QUALITY.DEMOTE_AFTER_MS) || follow) &&
+      this.#mayAt(nowMono)
+    ) {
+      return this.#demote(nowMono);
     }
     if (
       this.#demoted &&
@@ -88,6 +106,17 @@ export class QualityGate {
       return this.#switched(nowMono, 'promote');
     }
     return null;
+  }
+
+  #demote(nowMono: number): QualitySwitch {
+    // A relapse soon after the last promotion doubles the dwell: the path is bad on and off.
+    this.#dwellMs =
+      nowMono - this.#promotedAt < QUALITY.DWELL_MEMORY_MS
+        ? Math.min(this.#dwellMs * 2, QUALITY.MAX_DWELL_MS)
+        : QUALITY.MIN_DWELL_MS;
+    this.#demoted = true;
+    this.#demotedAt = nowMono;
+    return this.#switched(nowMono, 'demote');
   }
 
   #mayAt(nowMono: number): boolean {
@@ -104,12 +133,14 @@ export class QualityGate {
 /**
  * Each resolved probe, as the endpoint reports it: the slot's loss, consent evidence for the ICE
  * session (an answered probe proves the remote receives us), and the quality gate, which may
- * re-rank ICE against the relay.
+ * re-rank ICE against the relay; the remote's own move to the relay (`remote-path`) is a sample too.
  */
 export class PathQuality {
   readonly gate = new QualityGate();
   readonly #c: Components;
   readonly #paths: PathTable;
+  /** Owned by PeerConn's queue: the path the remote's WireGuard data last came in on. */
+  #remotePath: DatagramPath | null = null;
 
   constructor(components: Components, init: { paths: PathTable }) {
     this.#c = components;
@@ -121,11 +152,23 @@ export class PathQuality {
     if (!slot) return;
     slot.lossPct = info.lossPct;
     if (info.answered) slot.consentEvidence?.();
+    this.#judge();
+  }
+
+  /** The remote's WireGuard data now arrives on `path` (the endpoint's `remote-path`). */
+  onRemotePath(path: DatagramPath): void {
+    this.#remotePath = path;
+    this.#judge();
+  }
+
+  #judge(): void {
     const { ice, relay } = this.#paths;
-    const decision = this.gate.onSample(this.#c.clock.monotonic(), sample(ice), sample(relay));
+    const remoteOnRelay = relay !== null && relay.path === this.#remotePath;
+    const decision = this.gate.onSample(this.#c.clock.monotonic(), sample(ice), sample(relay), remoteOnRelay);
     if (!decision) return;
     this.#c.log.info('path-quality', {
       decision,
+      remoteOnRelay,
       iceLossPct: ice?.lossPct ?? null,
       relayLossPct: relay?.lossPct ?? null,
     });
