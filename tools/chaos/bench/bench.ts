@@ -21,17 +21,33 @@ import { percentile } from '../src/report.js';
 import { CLI, type OutageMeasure, RELAY_PORT, Rig, ROLES } from '../src/rig.js';
 import { requestAgentStatus } from '../src/status.js';
 
-const { values } = parseArgs({
-  options: {
-    trials: { type: 'string', default: '10' },
-    only: { type: 'string', default: 'outages,throughput,idle' },
-    peers: { type: 'string', default: '1,10,50' },
-    seconds: { type: 'string', default: '5' },
-    gap: { type: 'string', default: '16000' },
-    faults: { type: 'string', default: '' },
-    'long-trials': { type: 'string', default: '3' },
-  },
-});
+const USAGE = `usage: bench.js [--trials N] [--only outages,throughput,idle] [--peers 1,10,50] [--seconds S]
+                [--gap MS] [--faults REGEX] [--long-trials N]   (as root, after a build)`;
+
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        trials: { type: 'string', default: '10' },
+        only: { type: 'string', default: 'outages,throughput,idle' },
+        peers: { type: 'string', default: '1,10,50' },
+        seconds: { type: 'string', default: '5' },
+        gap: { type: 'string', default: '16000' },
+        faults: { type: 'string', default: '' },
+        'long-trials': { type: 'string', default: '3' },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const values = options();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const TRIALS = Number(values.trials);
 const PARTS = new Set(values.only.split(','));
 const PEER_COUNTS = values.peers.split(',').map(Number);
