@@ -40,7 +40,9 @@ export function reactToNetwork(monitor: NetworkMonitor, t: NetworkTargets): () =
 }
 
 function onNetworkChange(c: NetworkChange, t: NetworkTargets): void {
-  const gone = new Set(c.addressesRemoved.map((a) => a.address));
+  // An address that only moved to another interface or prefix is still ours: not gone.
+  const still = new Set(c.snapshot.addresses.map((a) => a.address));
+  const gone = new Set(c.addressesRemoved.map((a) => a.address).filter((a) => !still.has(a)));
   t.log.info('network-changed', {
     added: c.addressesAdded.map((a) => a.address),
     removed: [...gone],

@@ -90,6 +90,20 @@ describe('reactToNetwork', () => {
     expect(w.seen).toEqual([{ online: true, addressesAdded: 1, addressesRemoved: 1, defaultRouteChanged: true }]);
   });
 
+  it("signaling's address only moved to another prefix: not gone, nothing redialled, peers see no removal", () => {
+    const w = world();
+    const moved = { ...addr('10.0.1.2'), prefixLength: 16 };
+    w.emit(
+      change({
+        addressesRemoved: [addr('10.0.1.2')],
+        addressesAdded: [moved],
+        snapshot: { addresses: [moved], defaultRoutes: [], online: true },
+      }),
+    );
+    expect(w.calls).toEqual([]);
+    expect(w.seen).toEqual([{ online: true, addressesAdded: 1, addressesRemoved: 0, defaultRouteChanged: false }]);
+  });
+
   it("a route change that keeps signaling's address: signaling is pinged, not dropped", () => {
     const w = world();
     w.emit(change({ defaultRouteChanged: true }));

@@ -129,6 +129,7 @@ export class MonitorEngine {
       this.#source.watch(this.#sinkFor(this.#source));
       this.#reading = true;
       const parts = await this.#readFirst();
+      if (this.#state === 'stopped') throw new ClosedError('the network monitor was stopped while starting');
       this.#last = makeSnapshot(parts, this.#opts.ignoreInterface);
       this.#state = 'running';
       this.#opts.logger.debug('netmon-started', { snapshot: this.#last });

@@ -176,6 +176,29 @@ describe('lifecycle', () => {
     expect(engine.snapshot().addresses).toEqual([addr('192.0.2.2')]);
   });
 
+  it('stop() while the first read is in flight (a read that ignores abort): start rejects ERR_CLOSED, nothing after', async () => {
+    const clock = new FakeClock();
+    const source = new FakeSource();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const read = source.read.bind(source);
+    source.read = async () => {
+      await gate; // like PollingSource: the read finishes whatever the signal says
+      return read();
+    };
+    const { engine, changes } = monitorWith(source, { clock });
+    const starting = engine.start();
+    source.raw(); // a raw event during start: would flush after it
+    await engine.stop();
+    release();
+    await expect(starting).rejects.toMatchObject({ code: ErrorCodes.CLOSED });
+    await clock.advance(10_000);
+    expect(changes).toEqual([]);
+    expect(() => engine.snapshot()).toThrow(expect.objectContaining({ code: NetMonitorErrorCodes.NOT_STARTED }));
+  });
+
   it('an aborted start rejects ERR_ABORTED and stops the monitor', async () => {
     const clock = new FakeClock();
     const source = new FakeSource();
