@@ -32,13 +32,15 @@ export const MAX_APPLIED_CANDIDATES = 256;
  * MAX_DWELL_MS while demotions keep recurring within DWELL_MEMORY_MS). At most
  * MAX_SWITCHES_PER_MIN quality switches in any minute, both directions together. When the
  * remote moves its traffic to the relay, ICE is demoted at once if our probes see it lose at
- * least FOLLOW_PCT (one probe in the window of ten) and the relay less.
+ * least FOLLOW_PCT (one probe in the window of ten), one was answered within ANSWERING_MS (lossy,
+ * not dead), and the relay loses less.
  */
 export const QUALITY = {
   LOSSY_PCT: 20,
   MARGIN_PCT: 15,
   CLEAN_PCT: 5,
   FOLLOW_PCT: 10,
+  ANSWERING_MS: 2_000,
   DEMOTE_AFTER_MS: 1_000,
   PROMOTE_AFTER_MS: 5_000,
   MIN_DWELL_MS: 15_000,

@@ -114,13 +114,13 @@ describe('lossy direct path', () => {
       await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
       await pair.run(15_000); // both relay windows measured clean
       // Each side's ICE loss estimate as its probes are judged.
-      const estimates = new Map<Side, { at: number; lossPct: number | null }[]>([
+      const estimates = new Map<Side, { at: number; lossPct: number | null; answered: boolean }[]>([
         [a, []],
         [b, []],
       ]);
       for (const side of [a, b]) {
-        side.endpoint.on('path-probe', ({ path, lossPct }) => {
-          if (path.kind === 'ice-direct') estimates.get(side)!.push({ at: clock.monotonic(), lossPct });
+        side.endpoint.on('path-probe', ({ path, lossPct, answered }) => {
+          if (path.kind === 'ice-direct') estimates.get(side)!.push({ at: clock.monotonic(), lossPct, answered });
         });
       }
       const since = clock.monotonic();
@@ -136,16 +136,45 @@ describe('lossy direct path', () => {
       const laterAt = toRelayAt(later!, since);
       expect(firstAt, 'the first side on the relay').toBeDefined();
       expect(laterAt, 'the later side on the relay').toBeDefined();
-      // The later side's own evidence: its estimate at the first side's move, or the first one after
-      // it, at FOLLOW_PCT or more. Before the follow rule it waited for LOSSY_PCT held 1 s (seconds more).
+      // The later side's own evidence, at the first side's move or at a probe after it: an estimate
+      // of FOLLOW_PCT or more, and a probe answered within ANSWERING_MS (lossy, not dead). Before the
+      // follow rule it waited for LOSSY_PCT held 1 s (seconds more).
       const own = estimates.get(later!)!;
-      const current = own.filter((x) => x.at <= firstAt!).at(-1);
-      const evidenceAt =
-        current && (current.lossPct ?? 0) >= QUALITY.FOLLOW_PCT
-          ? firstAt!
-          : own.find((x) => x.at > firstAt! && (x.lossPct ?? 0) >= QUALITY.FOLLOW_PCT)?.at;
+      const holds = (t: number) => {
+        const seen = own.filter((x) => x.at <= t);
+        const lastAnswer = seen.filter((x) => x.answered).at(-1);
+        return (
+          (seen.at(-1)?.lossPct ?? 0) >= QUALITY.FOLLOW_PCT &&
+          lastAnswer !== undefined &&
+          t - lastAnswer.at <= QUALITY.ANSWERING_MS
+        );
+      };
+      const evidenceAt = [firstAt!, ...own.filter((x) => x.at > firstAt!).map((x) => x.at)].find(holds);
       expect(evidenceAt).toBeDefined();
       expect(laterAt! - evidenceAt!).toBeLessThanOrEqual(200);
     },
   );
+
+  it('a dying ICE path (one-way cut) is no quality matter: the remote’s move to the relay is not followed as a demotion', async () => {
+    pair = await makePair();
+    const { a, b, iceNet, until } = pair;
+    await pair.start();
+    await upDirect(pair);
+    await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
+    await pair.run(15_000);
+    // One direction of this ICE session dies: one side's path goes silent, it rotates the session
+    // and moves to the relay meanwhile; the other still hears it, and its own probes are lost from
+    // the cut on (loss, but no answers: dying, not lossy). The fresh session is clean.
+    const [oneWay] = iceNet.live();
+    oneWay!.send = () => true;
+    for (let t = 0; t < 100; t++) {
+      a.wg.sendData();
+      b.wg.sendData();
+      await pair.run(100);
+    }
+    // A demotion (following the remote's move) would outlive the dead session and keep that side
+    // on the relay beside the fresh direct path for its dwell.
+    expect([a.conn.activePath, b.conn.activePath]).toEqual(['ice-direct', 'ice-direct']);
+    expect([(await a.conn.status()).iceDemoted, (await b.conn.status()).iceDemoted]).toEqual([false, false]);
+  });
 });

@@ -10,6 +10,7 @@ const slot = (kind: Slot['kind'], s: Partial<Slot> = {}): Slot => ({
   reopened: false,
   everAlive: false,
   lossPct: null,
+  answeredAt: null,
   carrying: false,
   ...s,
 });

@@ -9,7 +9,7 @@ import {
 } from '../src/index.js';
 import { networkReaction } from '../src/parts/network.js';
 
-const s = (lossPct: number | null, usable = true): QualitySample => ({ lossPct, usable });
+const s = (lossPct: number | null, usable = true, answering = true): QualitySample => ({ lossPct, usable, answering });
 
 describe('qualityCondition (pure)', () => {
   it.each([
@@ -40,6 +40,7 @@ describe('followsRemoteToRelay (pure)', () => {
     { name: 'relay unusable', ice: s(30), relay: s(0, false), want: false },
     { name: 'relay as lossy as ICE', ice: s(30), relay: s(30), want: false },
     { name: 'ICE unusable', ice: s(30, false), relay: s(0), want: false },
+    { name: 'ICE no longer answering (dying, not lossy)', ice: s(30, true, false), relay: s(0), want: false },
   ] as const)('$name → $want', ({ ice, relay, want }) => {
     expect(followsRemoteToRelay(ice, relay)).toBe(want);
   });

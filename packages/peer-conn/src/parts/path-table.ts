@@ -15,6 +15,8 @@ export interface Slot {
   everAlive: boolean;
   /** The endpoint's probe loss over its window, percent; null until measured. */
   lossPct: number | null;
+  /** When a probe on it was last answered (monotonic); null before the first. */
+  answeredAt: number | null;
   /** Active, and WireGuard data has crossed it both ways since it became active. */
   carrying: boolean;
   /** ICE only: the local session the path belongs to. */
@@ -94,7 +96,17 @@ export class PathTable {
     extra: Pick<Slot, 'reopened' | 'sessionId' | 'consentEvidence'> = { reopened: false },
   ): Slot {
     this.#c.endpoint.attach(path);
-    return { path, kind, alive: null, dead: false, everAlive: false, lossPct: null, carrying: false, ...extra };
+    return {
+      path,
+      kind,
+      alive: null,
+      dead: false,
+      everAlive: false,
+      lossPct: null,
+      answeredAt: null,
+      carrying: false,
+      ...extra,
+    };
   }
 
   /** Stops the endpoint using the path; `select` then picks a successor (and sees the outage). */

@@ -9,6 +9,8 @@ export interface QualitySample {
   lossPct: number | null;
   /** Attached, not judged dead, not silent. */
   usable: boolean;
+  /** A probe on it was answered within QUALITY.ANSWERING_MS: a lossy path, not a dying one. */
+  answering?: boolean;
 }
 
 /** What the samples say right now about ICE against the relay standby. */
@@ -35,12 +37,13 @@ export function qualityCondition(ice: QualitySample | null, relay: QualitySample
 
 /**
  * The follow rule, pure: the remote moved its traffic to the relay, and our own probes see ICE
- * losing too (at least FOLLOW_PCT) while the usable relay loses less. Each side's gate decides
+ * losing too (at least FOLLOW_PCT) but still answered (a path that died is no quality matter: its
+ * sessions are replaced, and a demotion would outlive them) while the usable relay loses less. Each side's gate decides
  * from its own window, and two windows over the same loss disagree by seconds; until both sides
  * have moved, one direction of the tunnel still crosses the lossy path.
  */
 export function followsRemoteToRelay(ice: QualitySample | null, relay: QualitySample | null): boolean {
-  if (!ice?.usable || ice.lossPct === null || ice.lossPct < QUALITY.FOLLOW_PCT) return false;
+  if (!ice?.usable || !ice.answering || ice.lossPct === null || ice.lossPct < QUALITY.FOLLOW_PCT) return false;
   return relay?.usable === true && relay.lossPct !== null && relay.lossPct < ice.lossPct;
 }
 
@@ -151,6 +154,7 @@ export class PathQuality {
     const slot = this.#paths.slotOf(info.path);
     if (!slot) return;
     slot.lossPct = info.lossPct;
+    if (info.answered) slot.answeredAt = this.#c.clock.monotonic();
     if (info.answered) slot.consentEvidence?.();
     this.#judge();
   }
@@ -164,7 +168,8 @@ export class PathQuality {
   #judge(): void {
     const { ice, relay } = this.#paths;
     const remoteOnRelay = relay !== null && relay.path === this.#remotePath;
-    const decision = this.gate.onSample(this.#c.clock.monotonic(), sample(ice), sample(relay), remoteOnRelay);
+    const now = this.#c.clock.monotonic();
+    const decision = this.gate.onSample(now, sample(ice, now), sample(relay, now), remoteOnRelay);
     if (!decision) return;
     this.#c.log.info('path-quality', {
       decision,
@@ -176,6 +181,8 @@ export class PathQuality {
   }
 }
 
-function sample(slot: Slot | null): QualitySample | null {
-  return slot ? { lossPct: slot.lossPct, usable: isUsable(slot) } : null;
+function sample(slot: Slot | null, now: number): QualitySample | null {
+  if (!slot) return null;
+  const answering = slot.answeredAt !== null && now - slot.answeredAt <= QUALITY.ANSWERING_MS;
+  return { lossPct: slot.lossPct, usable: isUsable(slot), answering };
 }
