@@ -43,20 +43,23 @@ function onNetworkChange(c: NetworkChange, t: NetworkTargets): void {
   // An address that only moved to another interface or prefix is still ours: not gone.
   const still = new Set(c.snapshot.addresses.map((a) => a.address));
   const gone = new Set(c.addressesRemoved.map((a) => a.address).filter((a) => !still.has(a)));
+  // Offline (peers park) only with no way out at all: a host that reaches its peers without a
+  // default route in the main table (a LAN-only mesh, policy routing, a VRF) still has addresses.
+  const online = c.online || c.snapshot.addresses.length > 0;
   t.log.info('network-changed', {
     added: c.addressesAdded.map((a) => a.address),
     removed: [...gone],
     defaultRouteChanged: c.defaultRouteChanged,
-    online: c.online,
+    online,
   });
   const change = {
-    online: c.online,
+    online,
     addressesAdded: c.addressesAdded.length,
     addressesRemoved: gone.size,
     defaultRouteChanged: c.defaultRouteChanged,
   };
   for (const peer of t.peers) void peer.networkChanged(change);
-  if (!c.online || !(c.cameOnline || c.defaultRouteChanged || gone.size > 0)) return;
+  if (!online || !(c.cameOnline || c.defaultRouteChanged || gone.size > 0)) return;
   const s = t.signaler;
   if (networkAware(s)) {
     const local = s.localAddress;

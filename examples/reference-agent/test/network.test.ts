@@ -116,6 +116,18 @@ describe('reactToNetwork', () => {
     expect(w.calls[0]).toBe('signal.reconnectNow:network-change');
   });
 
+  it('no default route but usable addresses (a LAN-only mesh, policy routing): online, nothing parks', () => {
+    const w = world();
+    w.emit(
+      change({
+        online: false,
+        addressesAdded: [addr('10.0.9.2', 'eth1')],
+        snapshot: { addresses: [addr('10.0.1.2'), addr('10.0.9.2', 'eth1')], defaultRoutes: [], online: false },
+      }),
+    );
+    expect(w.seen).toEqual([{ online: true, addressesAdded: 1, addressesRemoved: 0, defaultRouteChanged: false }]);
+  });
+
   it('offline: only the peers hear it (they park); an address added elsewhere: no connection is disturbed', () => {
     const w = world();
     w.emit(change({ online: false, wentOffline: true, defaultRouteChanged: true }));
