@@ -224,8 +224,15 @@ export class MonitorEngine {
       this.#readFailures = 0;
       this.#apply(parts);
     } catch (err) {
-      // A source that can recover (or was replaced) is read again after one more quiet window.
-      if (this.#state === 'running' && this.#readFailed(source, err)) this.#changed();
+      // Read again after one more quiet window: a source that can recover (or was replaced), or a
+      // last source that failed fewer than READ_FAILURES_BEFORE_FALLBACK times in a row (a polling
+      // source saw the change and will not report it again).
+      if (
+        this.#state === 'running' &&
+        (this.#readFailed(source, err) || this.#readFailures < READ_FAILURES_BEFORE_FALLBACK)
+      ) {
+        this.#changed();
+      }
     } finally {
       this.#reading = false;
     }

@@ -254,6 +254,21 @@ describe('fallback', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('without a fallback a failed read is retried (a polling source reports a change once), three times in a row at most', async () => {
+    const { clock, source, changes } = await started();
+    source.failures.push(new NetMonitorReadError('/proc: EIO'));
+    source.parts.defaultRoutes = [];
+    source.raw();
+    await clock.advance(2 * 500);
+    expect(changes.map((c) => c.change.wentOffline)).toEqual([true]);
+    // A source that keeps failing: three reads, then quiet until the next raw event.
+    source.failures.push(...Array.from({ length: 10 }, () => new NetMonitorReadError('/proc: EIO')));
+    source.raw();
+    const reads = source.reads;
+    await clock.advance(20 * 500);
+    expect(source.reads - reads).toBe(3);
+  });
+
   it('transient read failures are retried; three in a row fall back with ERR_NETMON_FAILED', async () => {
     const { clock, source, changes, errors, engine } = await (async () => {
       const clock = new FakeClock();
