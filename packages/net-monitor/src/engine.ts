@@ -129,7 +129,8 @@ export class MonitorEngine {
       this.#source.watch(this.#sinkFor(this.#source));
       this.#reading = true;
       const parts = await this.#readFirst();
-      if (this.#state === 'stopped') throw new ClosedError('the network monitor was stopped while starting');
+      // stop() may have run during the read (TypeScript's narrowing does not see across the await).
+      if ((this.#state as State) === 'stopped') throw new ClosedError('the network monitor was stopped while starting');
       this.#last = makeSnapshot(parts, this.#opts.ignoreInterface);
       this.#state = 'running';
       this.#opts.logger.debug('netmon-started', { snapshot: this.#last });
