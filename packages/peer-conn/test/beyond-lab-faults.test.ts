@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QUALITY } from '../src/index.js';
-import { makePair, type Pair, type Side, upDirect } from './harness.js';
+import { makePair, type Pair, type PairOptions, type Side, upDirect } from './harness.js';
 
 // Issue 11: recovery beyond the lab's faults (consent loss, "recovered" before data, offline).
 // Each test fails on the PeerConn before it (see the comment in each).
@@ -10,6 +10,16 @@ afterEach(async () => {
   await pair?.teardown();
   pair = undefined;
 });
+
+/** A pair up on ice-direct with both relay conns open as warm standby (kept in `pair` for teardown). */
+async function upWithStandby(options: PairOptions = {}): Promise<Pair> {
+  pair = await makePair(options);
+  const p = pair;
+  await p.start();
+  await upDirect(p);
+  await p.until(() => p.a.conn.counters.relayOpens > 0 && p.b.conn.counters.relayOpens > 0, 10_000);
+  return p;
+}
 
 const changes = (p: Pair) => [p.a, p.b].flatMap((s) => s.events.filter((e) => e.type === 'path-changed')).length;
 const connectedAgents = (p: Pair) => p.iceNet.agents.filter((x) => x.state === 'connected');
@@ -50,11 +60,7 @@ describe('soft consent', () => {
 
 describe('truthful recovery', () => {
   it('"recovered" waits until WireGuard data crossed the new path both ways; status says "not carrying" meanwhile', async () => {
-    pair = await makePair();
-    const { a, b, iceNet, until } = pair;
-    await pair.start();
-    await upDirect(pair);
-    await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
+    const { a, b, iceNet, until, run } = await upWithStandby();
     const recoveredBefore = a.events.filter((e) => e.type === 'recovered').length;
     // B's WireGuard stops talking to its endpoint (its state is broken: a handshake that never comes),
     // then the direct path dies: A moves to the relay, which answers probes.
@@ -62,7 +68,7 @@ describe('truthful recovery', () => {
     await b.wg.upsertPeer({ publicKey: a.key, endpoint: '127.0.0.1:9' });
     iceNet.setReachable(false);
     await until(() => a.conn.activePath === 'relay', 30_000, 100);
-    await pair.run(5_000);
+    await run(5_000);
     // Before: 'recovered' here, as soon as the relay answered a probe.
     expect(a.events.filter((e) => e.type === 'recovered')).toHaveLength(recoveredBefore);
     expect((await a.conn.status()).carrying).toBe(false);
@@ -107,12 +113,8 @@ describe('lossy direct path', () => {
   it.each([1, 2, 3, 4, 5])(
     'ICE losing 30 percent (seed %i): the later side follows the first onto the relay as soon as its own probes see loss',
     async (seed) => {
-      pair = await makePair({ seed });
-      const { a, b, iceNet, until, clock } = pair;
-      await pair.start();
-      await upDirect(pair);
-      await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
-      await pair.run(15_000); // both relay windows measured clean
+      const { a, b, iceNet, clock, run } = await upWithStandby({ seed });
+      await run(15_000); // both relay windows measured clean
       // Each side's ICE loss estimate as its probes are judged.
       const estimates = new Map<Side, { at: number; lossPct: number | null; answered: boolean }[]>([
         [a, []],
@@ -129,7 +131,7 @@ describe('lossy direct path', () => {
       for (let t = 0; t < 600 && (toRelayAt(a, since) === undefined || toRelayAt(b, since) === undefined); t++) {
         a.wg.sendData();
         b.wg.sendData();
-        await pair.run(100);
+        await run(100);
       }
       const [first, later] = [a, b].sort((x, y) => (toRelayAt(x, since) ?? 0) - (toRelayAt(y, since) ?? 0));
       const firstAt = toRelayAt(first!, since);
@@ -156,12 +158,8 @@ describe('lossy direct path', () => {
   );
 
   it('a dying ICE path (one-way cut) is no quality matter: the remote’s move to the relay is not followed as a demotion', async () => {
-    pair = await makePair();
-    const { a, b, iceNet, until } = pair;
-    await pair.start();
-    await upDirect(pair);
-    await until(() => a.conn.counters.relayOpens > 0 && b.conn.counters.relayOpens > 0, 10_000);
-    await pair.run(15_000);
+    const { a, b, iceNet, run } = await upWithStandby();
+    await run(15_000);
     // One direction of this ICE session dies: one side's path goes silent, it rotates the session
     // and moves to the relay meanwhile; the other still hears it, and its own probes are lost from
     // the cut on (loss, but no answers: dying, not lossy). The fresh session is clean.
@@ -170,7 +168,7 @@ describe('lossy direct path', () => {
     for (let t = 0; t < 100; t++) {
       a.wg.sendData();
       b.wg.sendData();
-      await pair.run(100);
+      await run(100);
     }
     // A demotion (following the remote's move) would outlive the dead session and keep that side
     // on the relay beside the fresh direct path for its dwell.
