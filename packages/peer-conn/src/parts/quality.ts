@@ -10,7 +10,7 @@ export interface QualitySample {
   /** Attached, not judged dead, not silent. */
   usable: boolean;
   /** A probe on it was answered within QUALITY.ANSWERING_MS: a lossy path, not a dying one. */
-  answering?: boolean;
+  answering: boolean;
 }
 
 /** What the samples say right now about ICE against the relay standby. */
@@ -36,11 +36,11 @@ export function qualityCondition(ice: QualitySample | null, relay: QualitySample
 }
 
 /**
- * The follow rule, pure: the remote moved its traffic to the relay, and our own probes see ICE
- * losing too (at least FOLLOW_PCT) but still answered (a path that died is no quality matter: its
- * sessions are replaced, and a demotion would outlive them) while the usable relay loses less. Each side's gate decides
- * from its own window, and two windows over the same loss disagree by seconds; until both sides
- * have moved, one direction of the tunnel still crosses the lossy path.
+ * The follow rule, pure: the remote moved its traffic to the relay, our own probes see ICE losing
+ * too (at least FOLLOW_PCT) yet still answering, and the usable relay loses less. Each side's gate
+ * decides from its own window, and two windows over the same loss disagree by seconds; until both
+ * sides have moved, one direction of the tunnel still crosses the lossy path. A path that stopped
+ * answering is dying, no quality matter: its session is replaced, and a demotion would outlive it.
  */
 export function followsRemoteToRelay(ice: QualitySample | null, relay: QualitySample | null): boolean {
   if (!ice?.usable || !ice.answering || ice.lossPct === null || ice.lossPct < QUALITY.FOLLOW_PCT) return false;
@@ -154,8 +154,10 @@ export class PathQuality {
     const slot = this.#paths.slotOf(info.path);
     if (!slot) return;
     slot.lossPct = info.lossPct;
-    if (info.answered) slot.answeredAt = this.#c.clock.monotonic();
-    if (info.answered) slot.consentEvidence?.();
+    if (info.answered) {
+      slot.answeredAt = this.#c.clock.monotonic();
+      slot.consentEvidence?.();
+    }
     this.#judge();
   }
 
