@@ -1,3 +1,4 @@
+import { seededRandom } from '@mesh/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QUALITY } from '../src/index.js';
 import { makePair, type Pair, type PairOptions, type Side, upDirect } from './harness.js';
@@ -126,7 +127,8 @@ describe('lossy direct path', () => {
         });
       }
       const since = clock.monotonic();
-      iceNet.loss = 0.3;
+      const random = seededRandom(seed);
+      iceNet.lose = () => random() < 0.3;
       // WireGuard traffic both ways, as a ping would make: the remote's move shows in its data.
       for (let t = 0; t < 600 && (toRelayAt(a, since) === undefined || toRelayAt(b, since) === undefined); t++) {
         a.wg.sendData();
@@ -174,5 +176,29 @@ describe('lossy direct path', () => {
     // on the relay beside the fresh direct path for its dwell.
     expect([a.conn.activePath, b.conn.activePath]).toEqual(['ice-direct', 'ice-direct']);
     expect([(await a.conn.status()).iceDemoted, (await b.conn.status()).iceDemoted]).toEqual([false, false]);
+  });
+
+  it('a remote that stays on the relay while our fresh ICE session comes up is not followed (it judged no session of ours)', async () => {
+    pair = await makePair();
+    const { a, b, iceNet, run, until } = pair;
+    // B keeps its traffic on the relay whatever its PeerConn selects, as when its gate has ICE demoted.
+    const setActive = b.endpoint.setActive.bind(b.endpoint);
+    b.endpoint.setActive = (p) => setActive(p && (b.endpoint.paths.find((x) => x.kind === 'relay') ?? p));
+    iceNet.setReachable(false);
+    await pair.start();
+    await until(() => a.conn.activePath === 'relay' && b.endpoint.active?.kind === 'relay', 30_000, 100);
+    await run(15_000); // the relay windows measured clean
+    // Every 11th ping lost: at most one in any window of ten probes (10 %), the follow rule's
+    // bound and under the 20 % of a demotion of A's own.
+    let pings = 0;
+    iceNet.lose = (d) => d[0] === 0xff && d[4] === 1 && ++pings % 11 === 0;
+    iceNet.setReachable(true);
+    for (let t = 0; t < 200; t++) {
+      a.wg.sendData();
+      b.wg.sendData();
+      await run(100);
+    }
+    expect(a.conn.activePath).toBe('ice-direct');
+    expect((await a.conn.status()).iceDemoted).toBe(false);
   });
 });

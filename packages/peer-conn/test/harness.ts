@@ -69,7 +69,7 @@ export async function makePair(options: PairOptions = {}) {
   const level = process.env.MESH_TEST_LOG as LogLevel | undefined;
   const log: Logger = level ? new JsonLinesLogger({ level, now: () => clock.now() }) : silentLogger;
   const hub = new MemorySignalHub({ clock, seed: options.seed ?? 7 });
-  const iceNet = new FakeIceNetwork({ clock, connectDelayMs: 30, random: seededRandom((options.seed ?? 7) * 3) });
+  const iceNet = new FakeIceNetwork({ clock, connectDelayMs: 30 });
   const relayNet = new FakeRelayNetwork({ clock });
   relayNet.addServer(RELAY_URL);
   relayNet.addServer(RELAY_URL_2);

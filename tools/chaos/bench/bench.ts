@@ -55,7 +55,9 @@ const SECONDS = Number(values.seconds);
 const GAP_MS = Number(values.gap);
 const FAULTS = new RegExp(values.faults);
 const LONG_TRIALS = Number(values['long-trials']);
-const results: Record<string, unknown> = {};
+/** Faults whose trials could not run to the end, with the first line of the error. */
+const failed: Record<string, string> = {};
+const results: Record<string, unknown> = { failed };
 const log = (s: string) => console.log(s);
 const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
 
@@ -66,6 +68,16 @@ function table(rows: (string | number)[][]): string {
 }
 
 // ---- 1. outages over N trials -------------------------------------------------------------------
+
+/** Runs one fault's trials; a trial that fails (a lab timeout) is reported and the next fault runs. */
+async function attempt(name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    failed[name] = String((err as Error).message).split('\n')[0]!;
+    log(`  ${name}: FAILED: ${failed[name]}`);
+  }
+}
 
 async function outages(): Promise<void> {
   const rows: (string | number)[][] = [
@@ -108,7 +120,7 @@ async function outages(): Promise<void> {
         return ms;
       };
       const fault = async (name: string, fn: () => Promise<void>, prep = direct) => {
-        if (FAULTS.test(name)) add(name, await trials(fn, prep));
+        if (FAULTS.test(name)) await attempt(name, async () => add(name, await trials(fn, prep)));
       };
       await fault('ICE: natA public IP rotated', () => rig.lab.rotatePublicIp('natA').then(() => {}));
       await fault('ICE: natA conntrack flush', () => rig.lab.conntrackFlush('natA'));
@@ -160,16 +172,18 @@ async function outages(): Promise<void> {
       /** `restore` runs after each trial's recovery (a fault that must last until then). */
       const fault = async (name: string, fn: () => Promise<void>, restore?: () => Promise<void>) => {
         if (!FAULTS.test(name)) return;
-        const ms: OutageMeasure[] = [];
-        for (let i = 0; i < TRIALS; i++) {
-          await relayed();
-          try {
-            ms.push(await rig.measure(fn, { recoverTimeoutMs: 120_000 }));
-          } finally {
-            await restore?.();
+        await attempt(name, async () => {
+          const ms: OutageMeasure[] = [];
+          for (let i = 0; i < TRIALS; i++) {
+            await relayed();
+            try {
+              ms.push(await rig.measure(fn, { recoverTimeoutMs: 120_000 }));
+            } finally {
+              await restore?.();
+            }
           }
-        }
-        add(name, ms);
+          add(name, ms);
+        });
       };
       await fault('relay: session dropped (§15)', () =>
         rig.relayFault(0, 'drop', { peer: rig.keys.peerA.publicKey }).then(() => {}),

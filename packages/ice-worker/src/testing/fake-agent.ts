@@ -21,8 +21,6 @@ export interface FakeIceNetworkOptions {
   gatherDelayMs?: number;
   /** Time close() takes to resolve. Default 0. */
   closeDelayMs?: number;
-  /** Draws for `loss`; Math.random by default (pass a seeded one for reproducible tests). */
-  random?: () => number;
 }
 
 /**
@@ -46,9 +44,8 @@ export class FakeIceNetwork {
   reachable = true;
   /** Candidate type both ends of the next nominated pairs report: `relay` makes an `ice-turn` path. */
   pairType: 'host' | 'relay' = 'host';
-  /** Share (0–1) of the datagrams agents send that are silently lost, each drawn alone. */
-  loss = 0;
-  readonly #random: () => number;
+  /** Decides, for each datagram an agent sends, that it is silently lost (random or patterned loss). */
+  lose: ((datagram: Uint8Array) => boolean) | null = null;
   #nextHost = 1;
 
   constructor(options: FakeIceNetworkOptions = {}) {
@@ -56,12 +53,6 @@ export class FakeIceNetwork {
     this.connectDelayMs = options.connectDelayMs ?? 20;
     this.gatherDelayMs = options.gatherDelayMs ?? 0;
     this.closeDelayMs = options.closeDelayMs ?? 0;
-    this.#random = options.random ?? Math.random;
-  }
-
-  /** True when a datagram sent now is lost (`loss`). */
-  drops(): boolean {
-    return this.loss > 0 && this.#random() < this.loss;
   }
 
   /** An IceAgentFactory building agents on this network. */
@@ -222,7 +213,7 @@ export class FakeIceAgent extends TypedEmitter<IceAgentEvents> implements IceAge
   send(datagram: Uint8Array): boolean {
     if (this.#state !== 'connected') return false;
     const peer = this.#peer;
-    if (!peer || !this.#net.reachable || this.#net.drops()) return true;
+    if (!peer || !this.#net.reachable || this.#net.lose?.(datagram)) return true;
     const copy = Buffer.from(datagram);
     setImmediate(() => {
       if (peer.#state === 'connected' && peer.#peer === this) peer.emit('data', copy);

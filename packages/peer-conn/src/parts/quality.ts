@@ -73,15 +73,15 @@ export class QualityGate {
   }
 
   /**
-   * Feeds the latest samples, and whether the remote's traffic arrives on the relay; returns the
-   * switch to make now, if any. A remote on the relay is followed at once when
+   * Feeds the latest samples, and whether the remote moved its traffic from the ICE path to the
+   * relay; returns the switch to make now, if any. That move is followed at once when
    * `followsRemoteToRelay` holds (same dwell and switch bound as a demotion of our own).
    */
   onSample(
     nowMono: number,
     ice: QualitySample | null,
     relay: QualitySample | null,
-    remoteOnRelay = false,
+    remoteLeftIce = false,
   ): QualitySwitch | null {
     const condition = qualityCondition(ice, relay);
     if (condition !== this.#condition) {
@@ -89,7 +89,7 @@ export class QualityGate {
       this.#conditionSince = nowMono;
     }
     const held = nowMono - this.#conditionSince;
-    const follow = remoteOnRelay && followsRemoteToRelay(ice, relay);
+    const follow = remoteLeftIce && followsRemoteToRelay(ice, relay);
     if (
       !this.#demoted &&
       ((condition === 'ice-lossy' && held >= QUALITY.DEMOTE_AFTER_MS) || follow) &&
@@ -142,8 +142,12 @@ export class PathQuality {
   readonly gate = new QualityGate();
   readonly #c: Components;
   readonly #paths: PathTable;
-  /** Owned by PeerConn's queue: the path the remote's WireGuard data last came in on. */
-  #remotePath: DatagramPath | null = null;
+  /**
+   * Owned by PeerConn's queue: the remote's WireGuard data moved from our ICE path to the relay
+   * (its own move off this session: a remote still on the relay while a fresh session comes up
+   * has made no judgement of it).
+   */
+  #remoteLeftIce: { from: DatagramPath; to: DatagramPath } | null = null;
 
   constructor(components: Components, init: { paths: PathTable }) {
     this.#c = components;
@@ -161,21 +165,24 @@ export class PathQuality {
     this.#judge();
   }
 
-  /** The remote's WireGuard data now arrives on `path` (the endpoint's `remote-path`). */
-  onRemotePath(path: DatagramPath): void {
-    this.#remotePath = path;
+  /** The remote's WireGuard data now arrive on `path`, after `from` (the endpoint's `remote-path`). */
+  onRemotePath(path: DatagramPath, from: DatagramPath | null): void {
+    const { ice, relay } = this.#paths;
+    const left = ice !== null && relay !== null && from === ice.path && path === relay.path;
+    this.#remoteLeftIce = left ? { from, to: path } : null;
     this.#judge();
   }
 
   #judge(): void {
     const { ice, relay } = this.#paths;
-    const remoteOnRelay = relay !== null && relay.path === this.#remotePath;
+    const moved = this.#remoteLeftIce;
+    const left = moved !== null && moved.from === ice?.path && moved.to === relay?.path;
     const now = this.#c.clock.monotonic();
-    const decision = this.gate.onSample(now, sample(ice, now), sample(relay, now), remoteOnRelay);
+    const decision = this.gate.onSample(now, sample(ice, now), sample(relay, now), left);
     if (!decision) return;
     this.#c.log.info('path-quality', {
       decision,
-      remoteOnRelay,
+      remoteLeftIce: left,
       iceLossPct: ice?.lossPct ?? null,
       relayLossPct: relay?.lossPct ?? null,
     });

@@ -49,7 +49,9 @@ export function wire(subs: Subscriptions, c: Components, src: Sources, h: Handle
   subs.on(src.endpoint, 'path-alive', ({ path }) => c.run('path-alive', () => h.liveness.onVerdict(path, true)));
   subs.on(src.endpoint, 'path-silent', ({ path }) => c.run('path-silent', () => h.liveness.onVerdict(path, false)));
   subs.on(src.endpoint, 'path-probe', (info) => c.run('path-probe', () => h.quality.onProbe(info)));
-  subs.on(src.endpoint, 'remote-path', ({ path }) => c.run('remote-path', () => h.quality.onRemotePath(path)));
+  subs.on(src.endpoint, 'remote-path', ({ path, from }) =>
+    c.run('remote-path', () => h.quality.onRemotePath(path, from)),
+  );
   subs.on(src.endpoint, 'path-carrying', ({ path }) => c.run('path-carrying', () => h.paths.onCarrying(path)));
   subs.on(src.endpoint, 'path-closed', ({ path, reason }) =>
     c.run('path-closed', () => h.liveness.onPathClosed(path, reason)),
