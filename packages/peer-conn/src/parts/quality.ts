@@ -143,11 +143,11 @@ export class PathQuality {
   readonly #c: Components;
   readonly #paths: PathTable;
   /**
-   * Owned by PeerConn's queue: the remote's WireGuard data moved from our ICE path to the relay
-   * (its own move off this session: a remote still on the relay while a fresh session comes up
-   * has made no judgement of it).
+   * Owned by PeerConn's queue: the remote's latest move of its WireGuard data (`remote-path`). Only
+   * a move from our ICE path to the relay is followed: a remote still on the relay while a fresh
+   * session comes up has made no judgement of it.
    */
-  #remoteLeftIce: { from: DatagramPath; to: DatagramPath } | null = null;
+  #remoteMove: { from: DatagramPath; to: DatagramPath } | null = null;
 
   constructor(components: Components, init: { paths: PathTable }) {
     this.#c = components;
@@ -167,16 +167,14 @@ export class PathQuality {
 
   /** The remote's WireGuard data now arrive on `path`, after `from` (the endpoint's `remote-path`). */
   onRemotePath(path: DatagramPath, from: DatagramPath | null): void {
-    const { ice, relay } = this.#paths;
-    const left = ice !== null && relay !== null && from === ice.path && path === relay.path;
-    this.#remoteLeftIce = left ? { from, to: path } : null;
+    this.#remoteMove = from ? { from, to: path } : null;
     this.#judge();
   }
 
   #judge(): void {
     const { ice, relay } = this.#paths;
-    const moved = this.#remoteLeftIce;
-    const left = moved !== null && moved.from === ice?.path && moved.to === relay?.path;
+    const move = this.#remoteMove;
+    const left = move !== null && move.from === ice?.path && move.to === relay?.path;
     const now = this.#c.clock.monotonic();
     const decision = this.gate.onSample(now, sample(ice, now), sample(relay, now), left);
     if (!decision) return;
